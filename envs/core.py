@@ -1,0 +1,279 @@
+"""The environment API: `State`, `EnvConfig` and `DmcEnv`, the base of every dm_control task on MJX.
+
+A task is pure: `reset(key) -> State` and `step(state, action) -> State`, both jittable and vmappable. `State` has
+the fields brax's training wrappers expect (`pipeline_state`, `obs`, `reward`, `done`, `metrics`, `info`). As in
+dm_control, tasks never terminate: `done` is raised only when the physics state turns non-finite (dm_control would
+raise a PhysicsError there); time limits, action repeat and auto-reset are wrappers (`envs.wrappers`).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import functools
+import math
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import mujoco
+import numpy as np
+from flax import struct
+from jax import Array
+from mujoco import mjx
+
+from envs import physics
+from mjx_iqrl.errors import ConfigError
+
+
+@struct.dataclass
+class State:
+    """One environment state: MJX data, observation, last reward, termination flag, reward terms, wrapper info."""
+
+    pipeline_state: mjx.Data
+    obs: Array
+    reward: Array
+    done: Array
+    metrics: dict[str, Array] = struct.field(default_factory=dict)
+    info: dict[str, Any] = struct.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvConfig:
+    """Overrides accepted by `envs.make` for every task."""
+
+    # 'dmc': dm_control's own solver settings; 'fast': the task's MJX throughput tuning (see its domain file).
+    physics: str = "dmc"
+    # MJX backend: 'jax' (runs on CPU and GPU) or 'warp' (MuJoCo Warp, where installed).
+    impl: str = "jax"
+    # Constraint-solver iterations, overriding the profile's value when set.
+    iterations: int | None = None
+    # Line-search iterations, overriding the profile's value when set.
+    ls_iterations: int | None = None
+
+    def __post_init__(self):
+        if self.physics not in physics.PROFILES:
+            raise ConfigError(f"physics={self.physics!r} is not a profile; known: {', '.join(physics.PROFILES)}")
+        if self.impl not in physics.IMPLS:
+            raise ConfigError(f"impl={self.impl!r} is not an MJX backend; known: {', '.join(physics.IMPLS)}")
+        for name in ("iterations", "ls_iterations"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name}={value!r} must be a positive integer")
+
+    @classmethod
+    def from_overrides(cls, task: str, overrides: dict[str, Any]) -> EnvConfig:
+        """Builds the config from keyword overrides; an unknown key or a wrongly typed value is a ConfigError."""
+        known = [f.name for f in dataclasses.fields(cls)]
+        for key, value in overrides.items():
+            if key not in known:
+                raise ConfigError(f"unknown env override {key!r} for {task}; known: {', '.join(known)}")
+            if key in ("physics", "impl") and not isinstance(value, str):
+                raise ConfigError(f"{key}={value!r} must be a string")
+        return cls(**overrides)
+
+
+class DmcEnv(abc.ABC):
+    """Base of a dm_control task on MJX: model tuning, reset/step plumbing, dm_control-exact stepping.
+
+    Subclasses set `XML`, `CONTROL_DT`, `TIME_LIMIT` and `FAST` (the `fast` profile's tuning, documented there),
+    may edit the model in `_edit_spec`, and implement `_initialize_episode`, `_get_obs` and `_get_reward`.
+    """
+
+    XML: ClassVar[str]
+    # Control timestep in seconds; None means one physics step per control step, as dm_control's default.
+    CONTROL_DT: ClassVar[float | None] = None
+    # Episode duration in seconds (dm_control's `time_limit`).
+    TIME_LIMIT: ClassVar[float]
+    # Tuning of the `fast` profile.
+    FAST: ClassVar[physics.Tuning] = physics.Tuning()
+
+    def __init__(self, config: EnvConfig | None = None):
+        self.config = config or EnvConfig()
+        spec = physics.load_spec(self.XML)
+        self._edit_spec(spec)
+        dmc_timestep = spec.option.timestep
+        control_dt = self.CONTROL_DT if self.CONTROL_DT is not None else dmc_timestep
+        if self.config.physics == "fast":
+            physics.apply_tuning(spec, self.FAST)
+        physics.apply_tuning(
+            spec, physics.Tuning(iterations=self.config.iterations, ls_iterations=self.config.ls_iterations)
+        )
+        self.mj_model: mujoco.MjModel = spec.compile()
+        self.mjx_model: mjx.Model = physics.put_model(self.mj_model, self.config.impl)
+        n_substeps = control_dt / self.mj_model.opt.timestep
+        if abs(n_substeps - round(n_substeps)) > 1e-6:
+            raise ValueError(f"control timestep {control_dt} is not a multiple of {self.mj_model.opt.timestep}")
+        self.n_substeps = round(n_substeps)
+        self._control_dt = control_dt
+
+    # --- Task interface -------------------------------------------------------------------------------------------
+
+    def _edit_spec(self, spec: mujoco.MjSpec) -> None:
+        """Edits the dm_control model before compilation (MJX compatibility, generated parts); default: none."""
+
+    @abc.abstractmethod
+    def _initialize_episode(self, data: mjx.Data, key: Array) -> mjx.Data:
+        """Sets the randomised initial state, as the dm_control task's `initialize_episode`."""
+
+    @abc.abstractmethod
+    def _get_obs(self, data: mjx.Data) -> Array:
+        """The dm_control observation dict's entries, in its order, flattened and concatenated."""
+
+    @abc.abstractmethod
+    def _get_reward(self, data: mjx.Data) -> tuple[Array, dict[str, Array]]:
+        """The dm_control reward and its named terms (logged as `reward/<name>`)."""
+
+    def _before_step(self, data: mjx.Data, action: Array) -> mjx.Data:
+        """Applies the action; as dm_control's `Task.before_step`, it becomes the actuator controls."""
+        return data.replace(ctrl=action)
+
+    # --- API ------------------------------------------------------------------------------------------------------
+
+    def reset(self, key: Array) -> State:
+        """Starts an episode from a fresh random initial state."""
+        data = physics.forward(self.mjx_model, self._blank_data(), actuation=False)
+        data = self._initialize_episode(data, key)
+        return self._first_state(data)
+
+    def reset_to(
+        self,
+        qpos: Array,
+        qvel: Array,
+        act: Array | None = None,
+        ctrl: Array | None = None,
+        qacc_warmstart: Array | None = None,
+        time: float | Array = 0.0,
+    ) -> State:
+        """Starts from a given physics state (e.g. one copied from dm_control), as dm_control's `reset_context`."""
+        data = self._blank_data()
+        data = data.replace(qpos=jnp.asarray(qpos, data.qpos.dtype), qvel=jnp.asarray(qvel, data.qvel.dtype))
+        data = data.replace(time=jnp.asarray(time, data.time.dtype))
+        for name, value in (("act", act), ("ctrl", ctrl), ("qacc_warmstart", qacc_warmstart)):
+            if value is not None:
+                data = data.replace(**{name: jnp.asarray(value, getattr(data, name).dtype)})
+        return self._first_state(data)
+
+    def step(self, state: State, action: Array) -> State:
+        """Advances one control step."""
+        data = self._before_step(state.pipeline_state, action)
+        data = physics.physics_step(self.mjx_model, data, self.n_substeps)
+        reward, terms = self._get_reward(data)
+        obs = self._get_obs(data)
+        finite = jnp.isfinite(data.qpos).all() & jnp.isfinite(data.qvel).all() & jnp.isfinite(obs).all()
+        return state.replace(
+            pipeline_state=data,
+            obs=jnp.where(finite, obs, 0.0),
+            reward=jnp.where(finite, reward, 0.0).astype(jnp.float32),
+            done=(~finite).astype(jnp.float32),
+            metrics={f"reward/{k}": v for k, v in terms.items()},
+        )
+
+    @property
+    def control_dt(self) -> float:
+        """Seconds of simulated time per control step."""
+        return self._control_dt
+
+    @property
+    def episode_length(self) -> int:
+        """Control steps per episode (dm_control's time limit over the control timestep)."""
+        return math.ceil(self.TIME_LIMIT / self._control_dt - 1e-9)
+
+    @property
+    def action_size(self) -> int:
+        """Number of actuators."""
+        return self.mj_model.nu
+
+    @property
+    def action_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper action bounds (the actuators' control ranges, as dm_control's action_spec)."""
+        limited = self.mj_model.actuator_ctrllimited.astype(bool)
+        low = np.where(limited, self.mj_model.actuator_ctrlrange[:, 0], -np.inf).astype(np.float32)
+        high = np.where(limited, self.mj_model.actuator_ctrlrange[:, 1], np.inf).astype(np.float32)
+        return low, high
+
+    @functools.cached_property
+    def observation_size(self) -> int:
+        """Length of the flat observation vector (traced, not hard-coded)."""
+        return jax.eval_shape(self.reset, jax.random.key(0)).obs.shape[-1]
+
+    @property
+    def unwrapped(self) -> DmcEnv:
+        """The task itself (wrappers forward this)."""
+        return self
+
+    # --- Helpers --------------------------------------------------------------------------------------------------
+
+    def _blank_data(self) -> mjx.Data:
+        """mj_resetData: the model's default state."""
+        return mjx.make_data(self.mjx_model)
+
+    def _first_state(self, data: mjx.Data) -> State:
+        """dm_control's reset epilogue: forward with actuation disabled, then the first observation."""
+        data = physics.forward(self.mjx_model, data, actuation=False)
+        _, terms = self._get_reward(data)
+        zero = jnp.zeros((), jnp.float32)
+        return State(
+            pipeline_state=data,
+            obs=self._get_obs(data),
+            reward=zero,
+            done=zero,
+            metrics={f"reward/{k}": jnp.zeros_like(v, jnp.float32) for k, v in terms.items()},
+            info={},
+        )
+
+    def _settle(self, data: mjx.Data, n_steps: int) -> mjx.Data:
+        """Runs `n_steps` physics steps with the current controls (dm_control's `physics.step(nstep=n)`)."""
+        return physics.physics_step(self.mjx_model, data, n_steps)
+
+    def _named_qpos_adr(self, joint: str) -> int:
+        """qpos address of a named joint."""
+        return int(self.mj_model.jnt_qposadr[self.mj_model.joint(joint).id])
+
+    def _body_id(self, body: str) -> int:
+        """Index of a named body."""
+        return int(self.mj_model.body(body).id)
+
+    def _sensor_slice(self, sensor: str) -> slice:
+        """Slice of a named sensor in sensordata."""
+        s = self.mj_model.sensor(sensor)
+        return slice(int(s.adr[0]), int(s.adr[0] + s.dim[0]))
+
+
+def random_joint_positions(mj_model: mujoco.MjModel, qpos: Array, key: Array) -> Array:
+    """dm_control's `randomize_limited_and_rotational_joints`, drawing from the same distributions.
+
+    Limited hinges and slides: uniform in their range; unlimited hinges: uniform in [-pi, pi]; limited balls: a
+    random axis and an angle uniform in [0, limit); unlimited balls: uniform on the 3-sphere; free joints: the
+    orientation is rand(4) normalised (dm_control's documented quirk), the position is kept.
+    """
+    hinge, slide, ball, free = (
+        int(t) for t in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE, mujoco.mjtJoint.mjJNT_BALL, mujoco.mjtJoint.mjJNT_FREE)
+    )
+    keys = jax.random.split(key, mj_model.njnt)
+    for j in range(mj_model.njnt):
+        kind = int(mj_model.jnt_type[j])
+        adr = int(mj_model.jnt_qposadr[j])
+        low, high = (float(v) for v in mj_model.jnt_range[j])
+        limited = bool(mj_model.jnt_limited[j])
+        k = keys[j]
+        if kind in (hinge, slide):
+            if limited:
+                qpos = qpos.at[adr].set(jax.random.uniform(k, (), minval=low, maxval=high))
+            elif kind == hinge:
+                qpos = qpos.at[adr].set(jax.random.uniform(k, (), minval=-jnp.pi, maxval=jnp.pi))
+        elif kind == ball:
+            if limited:
+                k_axis, k_angle = jax.random.split(k)
+                axis = jax.random.normal(k_axis, (3,))
+                axis = axis / jnp.linalg.norm(axis)
+                angle = jax.random.uniform(k_angle, ()) * high
+                quat = jnp.concatenate([jnp.cos(angle / 2)[None], jnp.sin(angle / 2) * axis])
+            else:
+                quat = jax.random.normal(k, (4,))
+                quat = quat / jnp.linalg.norm(quat)
+            qpos = qpos.at[adr : adr + 4].set(quat)
+        elif kind == free:
+            quat = jax.random.uniform(k, (4,))
+            qpos = qpos.at[adr + 3 : adr + 7].set(quat / jnp.linalg.norm(quat))
+    return qpos
