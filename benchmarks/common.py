@@ -58,7 +58,7 @@ def environment_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "versions": versions,
         "commit": commit or None,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
 
 

@@ -248,7 +248,13 @@ def random_joint_positions(mj_model: mujoco.MjModel, qpos: Array, key: Array) ->
     orientation is rand(4) normalised (dm_control's documented quirk), the position is kept.
     """
     hinge, slide, ball, free = (
-        int(t) for t in (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE, mujoco.mjtJoint.mjJNT_BALL, mujoco.mjtJoint.mjJNT_FREE)
+        int(t)
+        for t in (
+            mujoco.mjtJoint.mjJNT_HINGE,
+            mujoco.mjtJoint.mjJNT_SLIDE,
+            mujoco.mjtJoint.mjJNT_BALL,
+            mujoco.mjtJoint.mjJNT_FREE,
+        )
     )
     keys = jax.random.split(key, mj_model.njnt)
     for j in range(mj_model.njnt):

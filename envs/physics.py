@@ -109,10 +109,7 @@ def _acceleration_stage(m: mjx.Model, d: mjx.Data) -> mjx.Data:
     d = mjx.fwd_actuation(m, d)
     d = mjx.fwd_acceleration(m, d)
     # The number of constraint rows is static; MJX's own forward skips the solver when there are none.
-    if d._impl.efc_J.size == 0:
-        d = d.replace(qacc=d.qacc_smooth)
-    else:
-        d = mjx.solve(m, d)
+    d = d.replace(qacc=d.qacc_smooth) if d._impl.efc_J.size == 0 else mjx.solve(m, d)
     return mjx.sensor_acc(m, d)
 
 

@@ -77,4 +77,3 @@ def tolerance(
         return jnp.where(in_bounds, 1.0, 0.0)
     d = jnp.where(x < lower, lower - x, x - upper) / margin
     return jnp.where(in_bounds, 1.0, _sigmoid(d, value_at_margin, sigmoid))
-

@@ -54,7 +54,9 @@ class Cartpole(DmcEnv):
     def _get_obs(self, data: mjx.Data) -> Array:
         xmat = data.xmat[self._pole_bodies]
         # position: cart x, then (zz, xz) of each pole's orientation; velocity: all of qvel.
-        bounded = jnp.concatenate([data.qpos[self._slider][None], jnp.stack([xmat[:, 2, 2], xmat[:, 0, 2]], -1).ravel()])
+        bounded = jnp.concatenate(
+            [data.qpos[self._slider][None], jnp.stack([xmat[:, 2, 2], xmat[:, 0, 2]], -1).ravel()]
+        )
         return jnp.concatenate([bounded, data.qvel])
 
     def _get_reward(self, data: mjx.Data) -> tuple[Array, dict[str, Array]]:

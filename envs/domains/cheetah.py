@@ -35,7 +35,9 @@ class Cheetah(DmcEnv):
         self._speed = self._sensor_slice("torso_subtreelinvel").start
 
     def _initialize_episode(self, data: mjx.Data, key: Array) -> mjx.Data:
-        qpos = data.qpos.at[self._limited].set(jax.random.uniform(key, self._low.shape, minval=self._low, maxval=self._high))
+        qpos = data.qpos.at[self._limited].set(
+            jax.random.uniform(key, self._low.shape, minval=self._low, maxval=self._high)
+        )
         # dm_control steps from the new pose with the reset's stale kinematics, 200 times, then zeroes the clock.
         data = self._settle(data.replace(qpos=qpos), _SETTLE_STEPS)
         return data.replace(time=0.0 * data.time)
@@ -45,7 +47,9 @@ class Cheetah(DmcEnv):
 
     def _get_reward(self, data: mjx.Data) -> tuple[Array, dict[str, Array]]:
         speed = data.sensordata[self._speed]
-        reward = rewards.tolerance(speed, bounds=(_RUN_SPEED, float("inf")), margin=_RUN_SPEED, value_at_margin=0, sigmoid="linear")
+        reward = rewards.tolerance(
+            speed, bounds=(_RUN_SPEED, float("inf")), margin=_RUN_SPEED, value_at_margin=0, sigmoid="linear"
+        )
         return reward, {"speed": speed}
 
 

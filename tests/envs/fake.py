@@ -30,7 +30,9 @@ class CountingEnv:
         """Random position, zero step count."""
         position = jax.random.uniform(key, (), minval=-1.0, maxval=1.0)
         zero = jnp.zeros(())
-        return State(pipeline_state=jnp.stack([position, zero]), obs=jnp.stack([position, zero]), reward=zero, done=zero)
+        return State(
+            pipeline_state=jnp.stack([position, zero]), obs=jnp.stack([position, zero]), reward=zero, done=zero
+        )
 
     def step(self, state: State, action: Array) -> State:
         """Moves by the action and counts the step."""

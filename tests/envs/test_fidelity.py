@@ -68,7 +68,9 @@ def test_step_from_copied_state_equals_dm_control(task):
             np.testing.assert_allclose(
                 np.asarray(ours.obs), oracle.flat_obs(ts), atol=tol, rtol=0, err_msg=f"seed {seed} step {t}"
             )
-            assert abs(float(ours.reward) - ts.reward) <= tol_reward, f"seed {seed} step {t}: {float(ours.reward)} vs {ts.reward}"
+            assert abs(float(ours.reward) - ts.reward) <= tol_reward, (
+                f"seed {seed} step {t}: {float(ours.reward)} vs {ts.reward}"
+            )
 
 
 @pytest.mark.parametrize("task", TASKS)

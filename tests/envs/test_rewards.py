@@ -24,7 +24,9 @@ def test_tolerance_matches_dm_control(sigmoid):
     for bounds, margin, value in itertools.product(BOUNDS, MARGINS, VALUES_AT_MARGIN):
         expected = dm_rewards.tolerance(X, bounds=bounds, margin=margin, sigmoid=sigmoid, value_at_margin=value)
         ours = rewards.tolerance(X, bounds=bounds, margin=margin, sigmoid=sigmoid, value_at_margin=value)
-        np.testing.assert_allclose(np.asarray(ours), expected, atol=1e-6, rtol=1e-5, err_msg=f"{bounds} {margin} {value}")
+        np.testing.assert_allclose(
+            np.asarray(ours), expected, atol=1e-6, rtol=1e-5, err_msg=f"{bounds} {margin} {value}"
+        )
 
 
 @pytest.mark.parametrize("sigmoid", ["linear", "quadratic", "cosine"])
