@@ -5,13 +5,13 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
 from mjx_iqrl.errors import ConfigError
 
-# Domain modules under envs/domains, each exporting TASKS: dict[str, TaskSpec].
-DOMAINS = ("cartpole", "cheetah", "walker")
+DOMAINS_PACKAGE = "envs.domains"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,11 +41,17 @@ def register(name: str, spec: TaskSpec) -> None:
         _ALIASES.setdefault(alias, name)
 
 
+def domains() -> list[str]:
+    """The domain modules under envs/domains; each exports `TASKS: dict[str, TaskSpec]`."""
+    package = importlib.import_module(DOMAINS_PACKAGE)
+    return sorted(m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_"))
+
+
 def _load_domains() -> None:
     if _REGISTRY:
         return
-    for domain in DOMAINS:
-        module = importlib.import_module(f"envs.domains.{domain}")
+    for domain in domains():
+        module = importlib.import_module(f"{DOMAINS_PACKAGE}.{domain}")
         for name, spec in module.TASKS.items():
             register(name, spec)
 

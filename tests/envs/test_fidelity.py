@@ -5,7 +5,8 @@ The expected values always come from dm_control (`suite.load`), never from our c
 dm_control's state into ours (float32 vs float64 physics), `copied_reward` the reward difference there;
 `trajectory` bounds the largest observation difference over a free-running `TRAJECTORY_STEPS`-step rollout with the
 same random actions, and `reward` the largest reward difference over it. Each is a few times the error measured with
-mujoco 3.17.0 / mujoco-mjx 3.17.0 on CPU, so that a change in physics or observation code shows.
+mujoco 3.17.0 / mujoco-mjx 3.17.0 on CPU, so that a change in physics or observation code shows. They live in
+`tests/envs/tolerances/<domain>.py`, next to the measured values.
 """
 
 from __future__ import annotations
@@ -14,18 +15,12 @@ import numpy as np
 import pytest
 
 import envs
-from tests.envs import oracle
+from tests.envs import oracle, tolerances
 
 SEEDS = (0, 1, 2)
 TRAJECTORY_STEPS = 25
 
-# Measured (max over seeds): cartpole-swingup copied 1.9e-7 / 2.9e-8, trajectory 9.9e-7 / 4.2e-8;
-# cheetah-run 1.7e-5 / 7.1e-8, 5.8e-5 / 3.4e-7; walker-walk 4.0e-5 / 7.4e-7, 4.3e-4 / 2.9e-7.
-TOLERANCES = {
-    "cartpole-swingup": dict(copied=1e-6, copied_reward=1e-6, trajectory=1e-5, reward=1e-6),
-    "cheetah-run": dict(copied=1e-4, copied_reward=1e-6, trajectory=5e-4, reward=5e-6),
-    "walker-walk": dict(copied=2e-4, copied_reward=5e-6, trajectory=3e-3, reward=5e-6),
-}
+TOLERANCES = tolerances.load()
 
 TASKS = [t for t in envs.list_tasks() if t in TOLERANCES]
 
