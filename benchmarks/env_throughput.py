@@ -25,11 +25,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import envs  # noqa: E402
-from benchmarks.common import write_result  # noqa: E402
+import envs
+from benchmarks.common import write_result
 
 with contextlib.redirect_stdout(io.StringIO()):
-    from mujoco import mjx  # noqa: E402
+    from mujoco import mjx
 
 GPU_NUM_ENVS = [1, 16, 256, 1024, 4096, 16384]
 CPU_NUM_ENVS = [1, 16, 128]
@@ -91,7 +91,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--num-envs", nargs="+", type=int, default=None, help="env counts (default: 1..16384 on GPU, 1..128 on CPU)"
     )
-    parser.add_argument("--steps", type=int, default=None, help="control steps per timed call (default 100 GPU, 20 CPU)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="control steps per timed call (default 100 GPU, 20 CPU)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median reported)")
     parser.add_argument("--out-dir", default=None, help="results folder (default benchmarks/results)")
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG")
@@ -112,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
             for n in num_envs:
                 try:
                     row = measure(task, profile, n, steps, args.repeats)
-                except Exception as err:  # noqa: BLE001 - an out-of-memory size ends this task's sweep
+                except Exception as err:  # an out-of-memory size ends this sweep
                     if not _is_oom(err):
                         raise
                     rows.append({"task": task, "profile": profile, "num_envs": n, "oom": True})

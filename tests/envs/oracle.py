@@ -1,40 +1,15 @@
-"""dm_control as the oracle: load the reference task, read its state and flat observation, copy state into ours."""
+"""Test helpers around dm_control as the oracle, and a session-wide cache of compiled tasks."""
 
 from __future__ import annotations
 
 import functools
 
 import jax
-import numpy as np
 
 import envs
-from envs import registry
+from envs.reference import flat_obs, load, physics_state
 
-
-def load(task: str, seed: int):
-    """dm_control's own environment for a registered task, seeded."""
-    from dm_control import suite
-
-    domain, name = registry.spec(task).dm_control
-    return suite.load(domain, name, task_kwargs={"random": seed})
-
-
-def flat_obs(timestep) -> np.ndarray:
-    """dm_control's observation dict flattened in its own key order (what our envs must return)."""
-    return np.concatenate([np.asarray(v, np.float64).ravel() for v in timestep.observation.values()])
-
-
-def physics_state(dm_env) -> dict[str, np.ndarray]:
-    """The parts of dm_control's physics state that define the next step."""
-    d = dm_env.physics.data
-    return {
-        "qpos": np.array(d.qpos),
-        "qvel": np.array(d.qvel),
-        "act": np.array(d.act),
-        "ctrl": np.array(d.ctrl),
-        "qacc_warmstart": np.array(d.qacc_warmstart),
-        "time": float(d.time),
-    }
+__all__ = ["Compiled", "compiled", "flat_obs", "load", "physics_state"]
 
 
 class Compiled:

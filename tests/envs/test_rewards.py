@@ -7,7 +7,7 @@ import itertools
 import jax
 import numpy as np
 import pytest
-from dm_control.utils import rewards as dm_rewards
+from dm_control.utils import rewards as dm_rewards  # imports no renderer
 
 from envs import rewards
 
