@@ -1,0 +1,34 @@
+"""Aggregates over seeds, as the field reports them: mean and interquartile mean (IQM) with stratified-bootstrap
+95% confidence intervals (rliable, Agarwal et al. 2021)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# Bootstrap resamples for the confidence intervals.
+BOOTSTRAP_REPS = 2000
+
+
+def summarize(values: Any, prefix: str, reps: int = BOOTSTRAP_REPS, seed: int = 0) -> dict[str, Any]:
+    """`{prefix}` (mean), `{prefix}/per_seed`, and for 2+ seeds `{prefix}/iqm` plus 95% CIs of mean and IQM."""
+    values = np.asarray(values, np.float64).reshape(-1)
+    out: dict[str, Any] = {prefix: float(values.mean())}
+    if values.size < 2:
+        return out
+    from rliable import library as rly
+    from rliable import metrics
+
+    def aggregates(scores: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_mean(scores), metrics.aggregate_iqm(scores)])
+
+    point, interval = rly.get_interval_estimates(
+        {"x": values[:, None]}, aggregates, reps=reps, random_state=np.random.RandomState(seed)
+    )
+    (low_mean, low_iqm), (high_mean, high_iqm) = interval["x"]
+    out[f"{prefix}/per_seed"] = values.tolist()
+    out[f"{prefix}/iqm"] = float(point["x"][1])
+    out[f"{prefix}/ci_low"], out[f"{prefix}/ci_high"] = float(low_mean), float(high_mean)
+    out[f"{prefix}/iqm_ci_low"], out[f"{prefix}/iqm_ci_high"] = float(low_iqm), float(high_iqm)
+    return out

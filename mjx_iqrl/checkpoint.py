@@ -1,0 +1,132 @@
+"""Checkpoints with orbax: the full training state (resume is exact) plus the policy alone (evaluation without the
+training code), with JSON metadata. Saves are atomic (orbax writes a temporary folder and renames it when complete),
+so a run killed mid-save keeps its previous checkpoint. The state is stored as its non-empty leaves in flattening
+order (orbax cannot store zero-size arrays, which MJX data has); restoring takes the state's abstract shape
+(`jax.eval_shape` of the trainer's init), which also rebuilds the empty ones.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from mjx_iqrl.agent import AgentConfig, PolicyParams, make_policy
+from mjx_iqrl.errors import ConfigError
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class Checkpointer:
+    """Saves and restores `(state, policy, meta)` under `<run_dir>/checkpoints/<chunk index>`."""
+
+    def __init__(self, run_dir: str | Path, keep: int = 2):
+        self.directory = Path(run_dir).resolve() / CHECKPOINT_DIR
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    def latest_step(self) -> int | None:
+        """Index of the newest complete checkpoint, or None."""
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: Any, policy: PolicyParams, meta: dict[str, Any]) -> None:
+        """Writes a checkpoint and waits until it is complete."""
+        args = ocp.args.Composite(
+            state=ocp.args.StandardSave(_nonempty_leaves(state)),
+            policy=ocp.args.StandardSave({"encoder": policy.encoder, "actor": policy.actor}),
+            meta=ocp.args.JsonSave(meta),
+        )
+        self._manager.save(step, args=args)
+        self._manager.wait_until_finished()
+
+    def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict[str, Any]]:
+        """The training state (shaped like `abstract_state`) and metadata of checkpoint `step` (default newest)."""
+        step = self.latest_step() if step is None else step
+        if step is None:
+            raise ConfigError(f"no checkpoint to resume from in {self.directory}")
+        device = jax.devices()[0]
+        target = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None) or _single(device)),
+            abstract_state,
+        )
+        restored = self._manager.restore(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardRestore(_nonempty_leaves(target)), meta=ocp.args.JsonRestore()
+            ),
+        )
+        leaves, treedef = jax.tree.flatten(target)
+        saved = restored["state"]
+        full = [
+            saved[_leaf_name(i)] if leaf.size else jnp.zeros(leaf.shape, leaf.dtype) for i, leaf in enumerate(leaves)
+        ]
+        return jax.tree.unflatten(treedef, full), restored["meta"]
+
+    def close(self) -> None:
+        """Releases the manager."""
+        self._manager.close()
+
+
+def _leaf_name(index: int) -> str:
+    return f"leaf_{index:05d}"
+
+
+def _nonempty_leaves(tree: Any) -> dict[str, Any]:
+    """The tree's non-empty leaves by flattening index (orbax cannot store zero-size arrays, which MJX data has)."""
+    return {_leaf_name(i): leaf for i, leaf in enumerate(jax.tree.leaves(tree)) if leaf.size}
+
+
+def _single(device: Any) -> jax.sharding.Sharding:
+    return jax.sharding.SingleDeviceSharding(device)
+
+
+class LoadedPolicy(NamedTuple):
+    """A policy rebuilt from a checkpoint: `act(obs [N, obs_dim]) -> actions [N, action_dim]` (deterministic)."""
+
+    act: Any
+    params: PolicyParams
+    task: str
+    meta: dict[str, Any]
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """The newest checkpoint folder under a run directory, its checkpoints folder, or a checkpoint folder itself."""
+    path = Path(path).resolve()
+    for candidate in (path / CHECKPOINT_DIR, path):
+        if candidate.is_dir():
+            steps = sorted((int(p.name), p) for p in candidate.iterdir() if p.is_dir() and p.name.isdigit())
+            if steps:
+                return steps[-1][1]
+    if (path / "policy").is_dir() and (path / "meta").is_dir():
+        return path
+    raise ConfigError(f"no checkpoint found at {path}")
+
+
+def load_policy(path: str | Path, seed_index: int = 0) -> LoadedPolicy:
+    """Rebuilds the deterministic policy of a checkpoint (a run directory or one checkpoint folder).
+
+    Needs only the agent's networks: no env, replay or training code. For a multi-seed run, `seed_index` picks
+    the seed.
+    """
+    folder = find_checkpoint(path)
+    checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+    restored = checkpointer.restore(
+        folder, args=ocp.args.Composite(policy=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
+    )
+    meta = restored["meta"]
+    params = jax.tree.map(lambda x: np.asarray(x)[seed_index], restored["policy"])
+    params = PolicyParams(encoder=params["encoder"], actor=params["actor"])
+    agent_cfg = AgentConfig.from_dict(meta["config"]["agent"])
+    policy = make_policy(
+        agent_cfg,
+        meta["observation_size"],
+        meta["action_size"],
+        np.asarray(meta["action_low"], np.float32),
+        np.asarray(meta["action_high"], np.float32),
+    )
+    act = jax.jit(lambda obs: policy.act_deterministic(params, obs))
+    return LoadedPolicy(act=act, params=params, task=meta["config"]["task"]["name"], meta=meta)

@@ -1,0 +1,231 @@
+"""`run(cfg)`: the host loop around the compiled chunk: evaluation, logging, checkpoints, resume.
+
+All seeds of a run (`num_seeds`) are one program: the trainer's state is vmapped over a leading seed axis (seed i
+uses PRNG seed `seed + i`), and one jitted chunk advances all of them. Python only touches data between chunks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import yaml
+
+from mjx_iqrl import configtools, sharding
+from mjx_iqrl.aggregate import summarize
+from mjx_iqrl.checkpoint import Checkpointer
+from mjx_iqrl.config import Config
+from mjx_iqrl.errors import ConfigError
+from mjx_iqrl.logger import make_logger
+from mjx_iqrl.training import Trainer, TrainerState, loss_names, make_train
+
+SEED_AXIS = "seed"
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the message names the loss and the update and env step."""
+
+
+class RunResult(NamedTuple):
+    """What `run` returns: the run directory and every record it logged."""
+
+    run_dir: Path
+    records: list[dict[str, Any]]
+    state: TrainerState
+
+
+class CompiledRun:
+    """The jitted, seed-vmapped functions of a run, placed on the devices; the chunk is compiled once and kept."""
+
+    def __init__(self, cfg: Config, trainer: Trainer | None = None, devices: list | None = None):
+        self.trainer = trainer or make_train(cfg, axis_name=SEED_AXIS)
+        self.mesh = sharding.make_mesh(devices)
+        init = jax.vmap(self.trainer.init)
+        abstract = jax.eval_shape(init, seed_keys(cfg))
+        self.state_sharding = sharding.state_shardings(abstract, cfg, self.mesh)
+        replicated = sharding.replicated(self.mesh)
+        self.init = jax.jit(init, out_shardings=self.state_sharding)
+        self.chunk = jax.jit(
+            jax.vmap(self.trainer.train_chunk, axis_name=SEED_AXIS),
+            in_shardings=(self.state_sharding,),
+            out_shardings=(self.state_sharding, replicated),
+            donate_argnums=0,
+        )
+        self.evaluate = jax.jit(jax.vmap(self.trainer.evaluate), out_shardings=replicated)
+        self._executable: Any = None
+        self.compile_s = 0.0
+
+    def chunk_executable(self, state: TrainerState) -> Any:
+        """The chunk compiled ahead of time for `state`'s shapes (timed in `compile_s`)."""
+        if self._executable is None:
+            t0 = time.perf_counter()
+            self._executable = self.chunk.lower(state).compile()
+            self.compile_s = time.perf_counter() - t0
+        return self._executable
+
+
+def compile_run(cfg: Config) -> CompiledRun:
+    """make_train for `cfg`, vmapped over seeds and jitted (the chunk donates its input state)."""
+    return CompiledRun(cfg)
+
+
+def seed_keys(cfg: Config) -> jax.Array:
+    """One PRNG key per seed: seed, seed + 1, ..."""
+    return jnp.stack([jax.random.PRNGKey(cfg.seed + i) for i in range(cfg.num_seeds)])
+
+
+def default_run_dir(cfg: Config) -> Path:
+    """runs/<task>/<date>_<time>_seed<seed>."""
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return Path("runs") / cfg.task.name / f"{stamp}_seed{cfg.seed}"
+
+
+def _summary(values: np.ndarray, prefix: str) -> dict[str, Any]:
+    """Mean over seeds (and the per-seed values when there are several)."""
+    values = np.asarray(values, np.float64)
+    out: dict[str, Any] = {prefix: float(values.mean())}
+    if values.size > 1:
+        out[f"{prefix}/per_seed"] = values.tolist()
+    return out
+
+
+def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | None = None) -> RunResult:
+    """Trains `cfg` to `train.total_env_steps`, evaluating, logging and checkpointing between chunks.
+
+    `compiled` reuses the jitted functions of an earlier `compile_run(cfg)` (same shapes), e.g. across tests.
+    """
+    if cfg.distributed and not jax.distributed.is_initialized():
+        jax.distributed.initialize()
+    run_dir = Path(run_dir or cfg.run_dir or default_run_dir(cfg))
+    checkpointer = Checkpointer(run_dir, keep=cfg.checkpoint.keep)
+    if cfg.resume and checkpointer.latest_step() is None:
+        raise ConfigError(f"resume=true but {run_dir} has no checkpoint")
+    compiled = compiled or compile_run(cfg)
+    trainer, derived = compiled.trainer, compiled.trainer.derived
+    keys = seed_keys(cfg)
+    config_dict = configtools.to_dict(cfg)
+
+    t_start = time.perf_counter()
+    if cfg.resume:
+        abstract = jax.tree.map(
+            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
+            jax.eval_shape(compiled.init, keys),
+            compiled.state_sharding,
+        )
+        state, meta = checkpointer.restore(abstract)
+        start_chunk, train_time = meta["chunk"], meta["train_time_s"]
+    else:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict, sort_keys=False))
+        state, start_chunk, train_time = compiled.init(keys), 0, 0.0
+
+    per_chunk = derived.env_steps_per_chunk  # env steps of one seed, as the paper counts
+    logger = make_logger(cfg, run_dir, config_dict, resume_env_steps=start_chunk * per_chunk if cfg.resume else None)
+    records: list[dict[str, Any]] = []
+
+    def emit(record: dict[str, Any]) -> None:
+        records.append(record)
+        logger.log(record)
+
+    try:
+        # Compiled ahead of time so that compilation is reported apart from training time.
+        chunk_fn = compiled.chunk_executable(state)
+        if start_chunk == 0:
+            emit({"env_steps": 0, "time/compile_s": compiled.compile_s, **_evaluate(compiled, state, cfg, 0)})
+
+        for chunk in range(start_chunk, derived.num_chunks):
+            t0 = time.perf_counter()
+            state, metrics = chunk_fn(state)
+            metrics = jax.device_get(metrics)
+            elapsed = time.perf_counter() - t0
+            train_time += elapsed
+            env_steps = (chunk + 1) * per_chunk
+            _check_finite(metrics, env_steps, per_chunk)
+
+            record: dict[str, Any] = {"env_steps": env_steps, "chunk": chunk + 1, "updates": int(np.max(state.updates))}
+            for key, value in metrics.items():
+                if key.startswith("train/") and _measured(key, metrics):
+                    record.update(_summary(value, key))
+            record["perf/sps"] = per_chunk * cfg.num_seeds / elapsed
+            record["perf/updates_per_s"] = float(np.sum(metrics["train/updates_in_chunk"])) / elapsed
+            record["time/train_s"] = train_time
+            record["time/elapsed_s"] = time.perf_counter() - t_start
+            limit = cfg.train.max_train_seconds
+            last = chunk + 1 == derived.num_chunks or (limit is not None and train_time >= limit)
+            if _crossed(env_steps, per_chunk, cfg.eval.every_env_steps) or last:
+                record.update(_evaluate(compiled, state, cfg, chunk + 1))
+            # Log before saving: a run killed in between resumes from the previous checkpoint and rewrites this.
+            emit(record)
+            save_every = cfg.checkpoint.every_env_steps
+            if last or (save_every and _crossed(env_steps, per_chunk, save_every)):
+                meta = _meta(cfg, trainer, config_dict, chunk + 1, env_steps, train_time)
+                checkpointer.save(chunk + 1, state, jax.device_get(state.agent.policy_params), meta)
+            if last:
+                break
+    finally:
+        logger.close()
+        checkpointer.close()
+    return RunResult(run_dir=run_dir, records=records, state=state)
+
+
+# Chunk metrics of the rollout; every other `train/` metric is a mean over the chunk's gradient updates.
+_ROLLOUT_METRICS = ("train/episode_return", "train/episodes", "train/noise_std", "train/replay_size")
+
+
+def _measured(key: str, metrics: dict[str, np.ndarray]) -> bool:
+    """False for placeholders: update metrics of a chunk without updates, the return of a chunk without episodes."""
+    if key == "train/episode_return":
+        return bool(np.any(metrics["train/episodes"]))
+    if key in _ROLLOUT_METRICS or key == "train/updates_in_chunk":
+        return True
+    return bool(np.any(metrics["train/updates_in_chunk"]))
+
+
+def _crossed(env_steps: int, per_chunk: int, every: int) -> bool:
+    """Whether the chunk that ended at `env_steps` crossed a multiple of `every`."""
+    return env_steps // every > (env_steps - per_chunk) // every
+
+
+def _evaluate(compiled: CompiledRun, state: TrainerState, cfg: Config, chunk: int) -> dict[str, Any]:
+    """Deterministic-policy returns of every seed (keys depend only on seed and chunk, so resume repeats them)."""
+    keys = jax.vmap(lambda k: jax.random.fold_in(k, chunk))(seed_keys(cfg) + 1)
+    returns = np.asarray(jax.device_get(compiled.evaluate(state.agent.policy_params, keys)))  # [S, episodes]
+    out = summarize(returns.mean(axis=1), "eval/return_mean")
+    out["eval/return_std"] = float(returns.std(axis=1).mean())
+    return out
+
+
+def _check_finite(metrics: dict[str, np.ndarray], env_steps: int, per_chunk: int) -> None:
+    """Raises NonFiniteLossError naming the first loss that went non-finite in this chunk, and where."""
+    first = np.asarray(metrics["nonfinite/update"])
+    if np.all(first < 0):
+        return
+    seed = int(np.argmax(first >= 0))
+    names = loss_names({k.removeprefix("train/"): v for k, v in metrics.items() if k.startswith("train/")})
+    loss = names[int(np.asarray(metrics["nonfinite/loss"])[seed])]
+    raise NonFiniteLossError(
+        f"{loss} became non-finite at update {int(first[seed]) + 1} (seed index {seed}, in the chunk ending at env "
+        f"step {env_steps}); stopped, the last good checkpoint is kept"
+    )
+
+
+def _meta(cfg: Config, trainer: Trainer, config_dict: dict, chunk: int, env_steps: int, train_s: float) -> dict:
+    """Checkpoint metadata: where the run is, and what a policy needs to be rebuilt without the training code."""
+    low, high = trainer.env.action_bounds
+    return {
+        "chunk": chunk,
+        "env_steps": env_steps,
+        "train_time_s": train_s,
+        "config": config_dict,
+        "derived": dataclasses.asdict(trainer.derived),
+        "observation_size": trainer.env.observation_size,
+        "action_size": trainer.env.action_size,
+        "action_low": np.asarray(low).tolist(),
+        "action_high": np.asarray(high).tolist(),
+    }

@@ -1,0 +1,55 @@
+"""One small cartpole-swingup configuration, compiled once per session and shared by the training tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from mjx_iqrl import config
+from mjx_iqrl.runner import SEED_AXIS, CompiledRun
+from mjx_iqrl.training import make_train
+
+# 4 envs x action repeat 2 = 8 env steps per vector step; a chunk is 50 vector steps (400 env steps, 200 updates
+# after warm-up at utd 1). Warm-up is the first 50 vector steps. Sizes that change the compiled program are fixed
+# here; budgets and evaluation/checkpoint periods are host-side and may vary per test.
+BASE = [
+    "task=cartpole-swingup",
+    "train.num_envs=4",
+    "train.batch_size=32",
+    "train.warmup_env_steps=400",
+    "train.chunk_env_steps=400",
+    "train.replay_capacity=40000",
+    "agent.latent_dim=32",
+    "agent.mlp_dims=[64,64]",
+    "agent.enc_mlp_dims=[64]",
+    "eval.episodes=4",
+    "logger.progress=false",
+]
+
+
+def make_cfg(*overrides: str) -> config.Config:
+    """The shared configuration with extra (host-side) overrides."""
+    return config.compose([*BASE, *overrides])
+
+
+class TraceCounter:
+    """Counts how often the chunk's Python body is traced."""
+
+    def __init__(self):
+        self.count = 0
+
+
+@pytest.fixture(scope="session")
+def traces() -> TraceCounter:
+    return TraceCounter()
+
+
+@pytest.fixture(scope="session")
+def compiled(traces) -> CompiledRun:
+    cfg = make_cfg()
+    trainer = make_train(cfg, axis_name=SEED_AXIS)
+
+    def counted_chunk(state):
+        traces.count += 1
+        return trainer.train_chunk(state)
+
+    return CompiledRun(cfg, trainer=trainer._replace(train_chunk=counted_chunk))
