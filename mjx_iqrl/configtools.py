@@ -12,7 +12,6 @@ import dataclasses
 import functools
 import inspect
 import itertools
-import math
 import textwrap
 import types
 import typing
@@ -87,8 +86,6 @@ def coerce(value: Any, hint: Any, key: str) -> Any:
     elif hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        if isinstance(value, float) and value.is_integer() and math.isfinite(value):
-            return int(value)
     elif hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)

@@ -20,7 +20,7 @@ import yaml
 from mjx_iqrl import configtools, sharding
 from mjx_iqrl.aggregate import summarize
 from mjx_iqrl.checkpoint import Checkpointer
-from mjx_iqrl.config import Config
+from mjx_iqrl.config import Config, derive
 from mjx_iqrl.errors import ConfigError
 from mjx_iqrl.logger import make_logger
 from mjx_iqrl.training import Trainer, TrainerState, loss_names, make_train
@@ -107,7 +107,11 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
     if cfg.resume and checkpointer.latest_step() is None:
         raise ConfigError(f"resume=true but {run_dir} has no checkpoint")
     compiled = compiled or compile_run(cfg)
-    trainer, derived = compiled.trainer, compiled.trainer.derived
+    trainer = compiled.trainer
+    # The budget is this run's own; everything else that shapes the program must match the compiled one.
+    derived = derive(cfg, trainer.env.episode_length)
+    if dataclasses.replace(derived, num_chunks=0) != dataclasses.replace(trainer.derived, num_chunks=0):
+        raise ValueError("the compiled run was built for a different configuration")
     keys = seed_keys(cfg)
     config_dict = configtools.to_dict(cfg)
 
