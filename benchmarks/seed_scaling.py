@@ -31,7 +31,7 @@ def measure(overrides: list[str], num_seeds: int, chunks: int) -> dict:
     compiled = compile_run(cfg)
     derived = compiled.trainer.derived
     state = compiled.init(seed_keys(cfg))
-    chunk = compiled.chunk_executable(state)
+    chunk = compiled.chunk_executable()
     for _ in range(math.ceil(derived.warmup_vector_steps / derived.vector_steps_per_chunk)):
         state, metrics = chunk(state)
     jax.block_until_ready(metrics)

@@ -23,9 +23,15 @@ def summarize(values: Any, prefix: str, reps: int = BOOTSTRAP_REPS, seed: int = 
     def aggregates(scores: np.ndarray) -> np.ndarray:
         return np.array([metrics.aggregate_mean(scores), metrics.aggregate_iqm(scores)])
 
-    point, interval = rly.get_interval_estimates(
-        {"x": values[:, None]}, aggregates, reps=reps, random_state=np.random.RandomState(seed)
-    )
+    # rliable's stratified bootstrap draws from NumPy's global generator: seed it here, then restore the caller's.
+    saved = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        point, interval = rly.get_interval_estimates(
+            {"x": values[:, None]}, aggregates, reps=reps, random_state=np.random.RandomState(seed)
+        )
+    finally:
+        np.random.set_state(saved)
     (low_mean, low_iqm), (high_mean, high_iqm) = interval["x"]
     out[f"{prefix}/per_seed"] = values.tolist()
     out[f"{prefix}/iqm"] = float(point["x"][1])

@@ -62,7 +62,8 @@ class Checkpointer:
         leaves, treedef = jax.tree.flatten(target)
         saved = restored["state"]
         full = [
-            saved[_leaf_name(i)] if leaf.size else jnp.zeros(leaf.shape, leaf.dtype) for i, leaf in enumerate(leaves)
+            saved[_leaf_name(i)] if leaf.size else jax.device_put(jnp.zeros(leaf.shape, leaf.dtype), leaf.sharding)
+            for i, leaf in enumerate(leaves)
         ]
         return jax.tree.unflatten(treedef, full), restored["meta"]
 

@@ -49,6 +49,9 @@ class CompiledRun:
         init = jax.vmap(self.trainer.init)
         abstract = jax.eval_shape(init, seed_keys(cfg))
         self.state_sharding = sharding.state_shardings(abstract, cfg, self.mesh)
+        self.abstract_state = jax.tree.map(
+            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract, self.state_sharding
+        )
         replicated = sharding.replicated(self.mesh)
         self.init = jax.jit(init, out_shardings=self.state_sharding)
         self.chunk = jax.jit(
@@ -61,11 +64,15 @@ class CompiledRun:
         self._executable: Any = None
         self.compile_s = 0.0
 
-    def chunk_executable(self, state: TrainerState) -> Any:
-        """The chunk compiled ahead of time for `state`'s shapes (timed in `compile_s`)."""
+    def chunk_executable(self) -> Any:
+        """The chunk compiled ahead of time (timed in `compile_s`).
+
+        It is lowered from the abstract state, before anything else is traced, so that a fresh run and a resumed
+        one produce the same program text and share the persistent compilation cache.
+        """
         if self._executable is None:
             t0 = time.perf_counter()
-            self._executable = self.chunk.lower(state).compile()
+            self._executable = self.chunk.lower(self.abstract_state).compile()
             self.compile_s = time.perf_counter() - t0
         return self._executable
 
@@ -116,13 +123,9 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
     config_dict = configtools.to_dict(cfg)
 
     t_start = time.perf_counter()
+    chunk_fn = compiled.chunk_executable()
     if cfg.resume:
-        abstract = jax.tree.map(
-            lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s),
-            jax.eval_shape(compiled.init, keys),
-            compiled.state_sharding,
-        )
-        state, meta = checkpointer.restore(abstract)
+        state, meta = checkpointer.restore(compiled.abstract_state)
         start_chunk, train_time = meta["chunk"], meta["train_time_s"]
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,8 +141,6 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
         logger.log(record)
 
     try:
-        # Compiled ahead of time so that compilation is reported apart from training time.
-        chunk_fn = compiled.chunk_executable(state)
         if start_chunk == 0:
             emit({"env_steps": 0, "time/compile_s": compiled.compile_s, **_evaluate(compiled, state, cfg, 0)})
 

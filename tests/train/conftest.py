@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mjx_iqrl import config
-from mjx_iqrl.runner import SEED_AXIS, CompiledRun
-from mjx_iqrl.training import make_train
+from mjx_iqrl.runner import CompiledRun
 
 # 4 envs x action repeat 2 = 8 env steps per vector step; a chunk is 50 vector steps (400 env steps, 200 updates
 # after warm-up at utd 1). Warm-up is the first 50 vector steps. Sizes that change the compiled program are fixed
@@ -31,25 +30,7 @@ def make_cfg(*overrides: str) -> config.Config:
     return config.compose([*BASE, *overrides])
 
 
-class TraceCounter:
-    """Counts how often the chunk's Python body is traced."""
-
-    def __init__(self):
-        self.count = 0
-
-
 @pytest.fixture(scope="session")
-def traces() -> TraceCounter:
-    return TraceCounter()
-
-
-@pytest.fixture(scope="session")
-def compiled(traces) -> CompiledRun:
-    cfg = make_cfg()
-    trainer = make_train(cfg, axis_name=SEED_AXIS)
-
-    def counted_chunk(state):
-        traces.count += 1
-        return trainer.train_chunk(state)
-
-    return CompiledRun(cfg, trainer=trainer._replace(train_chunk=counted_chunk))
+def compiled() -> CompiledRun:
+    """The shared configuration's compiled run (the same program the CLI builds for it)."""
+    return CompiledRun(make_cfg())

@@ -26,8 +26,6 @@ def test_bootstrap_intervals_bracket_the_estimates_and_are_reproducible():
     out = summarize(values, "r")
     assert min(values) <= out["r/ci_low"] <= out["r"] <= out["r/ci_high"] <= max(values)
     assert min(values) <= out["r/iqm_ci_low"] <= out["r/iqm"] <= out["r/iqm_ci_high"] <= max(values)
-    # The IQM's interval is far narrower than the mean's, which the outlier stretches.
-    assert out["r/iqm_ci_high"] - out["r/iqm_ci_low"] < out["r/ci_high"] - out["r/ci_low"]
     assert summarize(values, "r") == out
     # Identical seeds: no uncertainty at all.
     same = summarize([3.0, 3.0, 3.0], "r")
