@@ -11,11 +11,17 @@ import numpy as np
 BOOTSTRAP_REPS = 2000
 
 
-def summarize(values: Any, prefix: str, reps: int = BOOTSTRAP_REPS, seed: int = 0) -> dict[str, Any]:
-    """`{prefix}` (mean), `{prefix}/per_seed`, and for 2+ seeds `{prefix}/iqm` plus 95% CIs of mean and IQM."""
+def summarize(
+    values: Any, prefix: str, bootstrap: bool = True, reps: int = BOOTSTRAP_REPS, seed: int = 0
+) -> dict[str, Any]:
+    """`{prefix}` (mean over seeds); for 2+ seeds also `{prefix}/per_seed` and, with `bootstrap`, `{prefix}/iqm`
+    and the 95% confidence intervals of mean and IQM."""
     values = np.asarray(values, np.float64).reshape(-1)
     out: dict[str, Any] = {prefix: float(values.mean())}
     if values.size < 2:
+        return out
+    out[f"{prefix}/per_seed"] = values.tolist()
+    if not bootstrap:
         return out
     from rliable import library as rly
     from rliable import metrics
@@ -33,7 +39,6 @@ def summarize(values: Any, prefix: str, reps: int = BOOTSTRAP_REPS, seed: int = 
     finally:
         np.random.set_state(saved)
     (low_mean, low_iqm), (high_mean, high_iqm) = interval["x"]
-    out[f"{prefix}/per_seed"] = values.tolist()
     out[f"{prefix}/iqm"] = float(point["x"][1])
     out[f"{prefix}/ci_low"], out[f"{prefix}/ci_high"] = float(low_mean), float(high_mean)
     out[f"{prefix}/iqm_ci_low"], out[f"{prefix}/iqm_ci_high"] = float(low_iqm), float(high_iqm)

@@ -276,6 +276,8 @@ def check_overrides(overrides: Sequence[str]) -> None:
     import envs
 
     for text in overrides:
+        if text.lstrip("+~").startswith(("hydra.", "hydra/")):
+            continue  # hydra's own settings (launcher, sweep and run directories) are hydra's to check
         key, value = _parse_override(text)
         if key == "task":
             envs.resolve(str(value))

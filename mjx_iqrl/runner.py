@@ -93,15 +93,6 @@ def default_run_dir(cfg: Config) -> Path:
     return Path("runs") / cfg.task.name / f"{stamp}_seed{cfg.seed}"
 
 
-def _summary(values: np.ndarray, prefix: str) -> dict[str, Any]:
-    """Mean over seeds (and the per-seed values when there are several)."""
-    values = np.asarray(values, np.float64)
-    out: dict[str, Any] = {prefix: float(values.mean())}
-    if values.size > 1:
-        out[f"{prefix}/per_seed"] = values.tolist()
-    return out
-
-
 def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | None = None) -> RunResult:
     """Trains `cfg` to `train.total_env_steps`, evaluating, logging and checkpointing between chunks.
 
@@ -156,7 +147,7 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
             record: dict[str, Any] = {"env_steps": env_steps, "chunk": chunk + 1, "updates": int(np.max(state.updates))}
             for key, value in metrics.items():
                 if key.startswith("train/") and _measured(key, metrics):
-                    record.update(_summary(value, key))
+                    record.update(summarize(value, key, bootstrap=False))
             record["perf/sps"] = per_chunk * cfg.num_seeds / elapsed
             record["perf/updates_per_s"] = float(np.sum(metrics["train/updates_in_chunk"])) / elapsed
             record["time/train_s"] = train_time
