@@ -106,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     num_envs = args.num_envs or (CPU_NUM_ENVS if on_cpu else GPU_NUM_ENVS)
     steps = args.steps or (20 if on_cpu else 100)
 
+    config = {"tasks": tasks, "profiles": args.profiles, "num_envs": num_envs, "steps": steps, "repeats": args.repeats}
     rows = []
     header = f"{'task':24s} {'profile':7s} {'envs':>6s} {'env steps/s':>12s} {'raw steps/s':>12s} {'ratio':>6s}"
     print(header, flush=True)
@@ -126,9 +127,8 @@ def main(argv: list[str] | None = None) -> None:
                     f" {row['ratio']:6.2f}",
                     flush=True,
                 )
-
-    config = {"tasks": tasks, "profiles": args.profiles, "num_envs": num_envs, "steps": steps, "repeats": args.repeats}
-    path = write_result("env_throughput", {"config": config, "results": rows}, args.out_dir)
+        # Written after every task, so that an interrupted sweep keeps what it measured.
+        path = write_result("env_throughput", {"config": config, "results": rows}, args.out_dir)
     print(f"wrote {path}")
     if not args.no_plot:
         print(f"wrote {plot(rows, path.with_suffix('.png'))}")

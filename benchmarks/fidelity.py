@@ -32,7 +32,7 @@ def episode(task: str, profile: str, seed: int, steps: int) -> dict:
     reset_to, step = jax.jit(env.reset_to), jax.jit(env.step)
     dm_env = reference.load(task, seed)
     dm_env.reset()
-    state = reset_to(**reference.physics_state(dm_env))
+    state = reset_to(**reference.physics_state(dm_env, env))
     spec = dm_env.action_spec()
     rng = np.random.default_rng(seed)
     obs_err, reward_err, ours_return, dm_return = [], [], 0.0, 0.0

@@ -114,7 +114,11 @@ class DmcEnv(abc.ABC):
 
     @abc.abstractmethod
     def _initialize_episode(self, data: mjx.Data, key: Array) -> mjx.Data:
-        """Sets the randomised initial state, as the dm_control task's `initialize_episode`."""
+        """Sets the randomised initial state, as the dm_control task's `initialize_episode`.
+
+        `data` is the model's default state (mj_resetData) without derived quantities: positions and frames are not
+        computed yet.
+        """
 
     @abc.abstractmethod
     def _get_obs(self, data: mjx.Data) -> Array:
@@ -132,8 +136,9 @@ class DmcEnv(abc.ABC):
 
     def reset(self, key: Array) -> State:
         """Starts an episode from a fresh random initial state."""
-        data = physics.forward(self.mjx_model, self._blank_data(), actuation=False)
-        data = self._initialize_episode(data, key)
+        # dm_control also runs a forward pass before `initialize_episode`; only tasks that read its (then stale)
+        # results run it themselves (cheetah), which keeps it out of every other task's reset.
+        data = self._initialize_episode(self._blank_data(), key)
         return self._first_state(data)
 
     def reset_to(
@@ -144,12 +149,24 @@ class DmcEnv(abc.ABC):
         ctrl: Array | None = None,
         qacc_warmstart: Array | None = None,
         time: float | Array = 0.0,
+        mocap_pos: Array | None = None,
+        mocap_quat: Array | None = None,
     ) -> State:
-        """Starts from a given physics state (e.g. one copied from dm_control), as dm_control's `reset_context`."""
+        """Starts from a given physics state (e.g. one copied from dm_control), as dm_control's `reset_context`.
+
+        `mocap_pos`/`mocap_quat` place the tasks' per-episode targets (see `dm_control_model_state`).
+        """
         data = self._blank_data()
         data = data.replace(qpos=jnp.asarray(qpos, data.qpos.dtype), qvel=jnp.asarray(qvel, data.qvel.dtype))
         data = data.replace(time=jnp.asarray(time, data.time.dtype))
-        for name, value in (("act", act), ("ctrl", ctrl), ("qacc_warmstart", qacc_warmstart)):
+        optional = {
+            "act": act,
+            "ctrl": ctrl,
+            "qacc_warmstart": qacc_warmstart,
+            "mocap_pos": mocap_pos,
+            "mocap_quat": mocap_quat,
+        }
+        for name, value in optional.items():
             if value is not None:
                 data = data.replace(**{name: jnp.asarray(value, getattr(data, name).dtype)})
         return self._first_state(data)
@@ -168,6 +185,12 @@ class DmcEnv(abc.ABC):
             done=(~finite).astype(jnp.float32),
             metrics={f"reward/{k}": v for k, v in terms.items()},
         )
+
+    def dm_control_model_state(self, dm_physics: Any) -> dict[str, np.ndarray]:
+        """What a dm_control episode keeps in its model rather than its data (targets moved per episode), as
+        `reset_to` arguments; none by default."""
+        del dm_physics
+        return {}
 
     @property
     def control_dt(self) -> float:

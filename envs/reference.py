@@ -29,10 +29,12 @@ def flat_obs(timestep: Any) -> np.ndarray:
     return np.concatenate([np.asarray(v, np.float64).ravel() for v in timestep.observation.values()])
 
 
-def physics_state(dm_env: Any) -> dict[str, Any]:
-    """The parts of dm_control's physics state that define the next step, as `DmcEnv.reset_to` arguments."""
+def physics_state(dm_env: Any, env: Any = None) -> dict[str, Any]:
+    """The parts of dm_control's physics state that define the next step, as `DmcEnv.reset_to` arguments; with
+    our `env`, also the per-episode targets that dm_control keeps in its model."""
     d = dm_env.physics.data
-    return {
+    model_state = env.unwrapped.dm_control_model_state(dm_env.physics) if env is not None else {}
+    return model_state | {
         "qpos": np.array(d.qpos),
         "qvel": np.array(d.qvel),
         "act": np.array(d.act),

@@ -82,5 +82,8 @@ class Cartpole(DmcEnv):
 
 
 TASKS = {
+    "cartpole-balance": TaskSpec(Cartpole, ("cartpole", "balance"), {"swing_up": False, "sparse": False}),
+    "cartpole-balance-sparse": TaskSpec(Cartpole, ("cartpole", "balance_sparse"), {"swing_up": False, "sparse": True}),
     "cartpole-swingup": TaskSpec(Cartpole, ("cartpole", "swingup"), {"swing_up": True, "sparse": False}),
+    "cartpole-swingup-sparse": TaskSpec(Cartpole, ("cartpole", "swingup_sparse"), {"swing_up": True, "sparse": True}),
 }

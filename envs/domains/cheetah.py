@@ -35,6 +35,8 @@ class Cheetah(DmcEnv):
         self._speed = self._sensor_slice("torso_subtreelinvel").start
 
     def _initialize_episode(self, data: mjx.Data, key: Array) -> mjx.Data:
+        # dm_control's reset forward at the default pose, whose kinematics the first settling step reuses.
+        data = physics.forward(self.mjx_model, data, actuation=False)
         qpos = data.qpos.at[self._limited].set(
             jax.random.uniform(key, self._low.shape, minval=self._low, maxval=self._high)
         )

@@ -61,4 +61,8 @@ class PlanarWalker(DmcEnv):
         return stand_reward * (5 * move + 1) / 6, {**terms, "move": move}
 
 
-TASKS = {"walker-walk": TaskSpec(PlanarWalker, ("walker", "walk"), {"move_speed": _WALK_SPEED})}
+TASKS = {
+    "walker-stand": TaskSpec(PlanarWalker, ("walker", "stand"), {"move_speed": 0.0}),
+    "walker-walk": TaskSpec(PlanarWalker, ("walker", "walk"), {"move_speed": _WALK_SPEED}),
+    "walker-run": TaskSpec(PlanarWalker, ("walker", "run"), {"move_speed": _RUN_SPEED}),
+}

@@ -12,7 +12,7 @@ from envs import physics
 from mjx_iqrl.errors import ConfigError
 from tests.envs import fake, oracle
 
-TASKS = envs.list_tasks()
+TASKS = oracle.params(envs.list_tasks())
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -41,7 +41,7 @@ def test_task_invariants(task):
         assert all(k.startswith("reward/") for k in state.metrics)
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", envs.list_tasks())
 def test_episode_length_and_control_timestep_match_dm_control(task):
     """dm_control's episode (run to its LAST step) has exactly `episode_length` steps of `control_dt` seconds."""
     env = oracle.compiled(task).env

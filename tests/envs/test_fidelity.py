@@ -22,7 +22,7 @@ TRAJECTORY_STEPS = 25
 
 TOLERANCES = tolerances.load()
 
-TASKS = [t for t in envs.list_tasks() if t in TOLERANCES]
+TASKS = oracle.params([t for t in envs.list_tasks() if t in TOLERANCES])
 
 
 def test_every_task_has_tolerances():
@@ -93,9 +93,9 @@ def test_initial_state_distribution_matches_dm_control(task):
     import jax
 
     c = oracle.compiled(task)
-    n = 64
+    n = oracle.RESET_BATCH
     ours = np.asarray(c.reset_batch(jax.random.split(jax.random.key(7), n)).obs, np.float64)
-    theirs = np.stack([oracle.flat_obs(oracle.load(task, 1000 + i).reset()) for i in range(n)])
+    theirs = np.stack(oracle.dm_control_resets(task, n))
     se = np.sqrt((ours.var(0) + theirs.var(0)) / n)
     assert np.all(np.abs(ours.mean(0) - theirs.mean(0)) <= 5 * se + 1e-3)
     spread_ours, spread_theirs = ours.std(0), theirs.std(0)

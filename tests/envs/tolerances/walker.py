@@ -1,6 +1,9 @@
-"""Walker fidelity tolerances. Measured max errors (3 seeds): copied obs 4.0e-5, reward 7.4e-7; 25-step
-trajectory obs 4.3e-4, reward 2.9e-7."""
+"""Walker fidelity tolerances. Measured max errors (3 seeds, walk / stand / run share the physics): copied obs
+4.0e-5, reward 7.4e-7 (walk) / 8.7e-8 (stand) / 7.7e-8 (run); 25-step trajectory obs 4.3e-4, reward 2.9e-7 (walk) /
+1.8e-6 (stand) / 2.9e-7 (run)."""
 
 TOLERANCES = {
+    "walker-stand": dict(copied=2e-4, copied_reward=5e-6, trajectory=3e-3, reward=1e-5),
     "walker-walk": dict(copied=2e-4, copied_reward=5e-6, trajectory=3e-3, reward=5e-6),
+    "walker-run": dict(copied=2e-4, copied_reward=5e-6, trajectory=3e-3, reward=5e-6),
 }

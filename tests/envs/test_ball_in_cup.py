@@ -1,0 +1,27 @@
+"""Ball-in-cup-specific checks: collision-free initial states."""
+
+from __future__ import annotations
+
+import jax
+import mujoco
+import numpy as np
+import pytest
+
+from tests.envs import oracle
+
+# Runs on the xdist worker that compiles cup-catch for the per-task tests.
+pytestmark = pytest.mark.xdist_group("cup-catch")
+
+
+def test_initial_states_are_collision_free():
+    """Every reset passed the rejection loop: MuJoCo finds no contact in 64 initial states (about 18% of
+    unconditioned ball positions penetrate the cup, so without the loop some of these would)."""
+    c = oracle.compiled("cup-catch")
+    # Same batch size as the initial-distribution test, so the compiled reset is reused.
+    states = c.reset_batch(jax.random.split(jax.random.key(7), 64))
+    m = c.env.mj_model
+    d = mujoco.MjData(m)
+    for qpos in np.asarray(states.pipeline_state.qpos, np.float64):
+        d.qpos[:] = qpos
+        mujoco.mj_forward(m, d)
+        assert d.ncon == 0, qpos
