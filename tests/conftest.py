@@ -1,17 +1,17 @@
-"""Test-session settings: CPU, a persistent JAX compilation cache outside the repository, and xdist groups."""
+"""Test-session settings: CPU, no persistent compilation cache, and xdist groups."""
 
 import os
-import tempfile
 
 # The suite and its fidelity tolerances are CPU's (a machine with a GPU still tests on CPU; JAX_PLATFORMS overrides).
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# jaxlib 0.10.2 crashed (segmentation fault inside `executable.serialize()`) writing some MJX programs to the
+# persistent compilation cache late in long test sessions; tests and their subprocesses compile without it.
+os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
 
 import jax
 import pytest
 
-_cache = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.join(tempfile.gettempdir(), "mjx_iqrl_jax_cache")
-jax.config.update("jax_compilation_cache_dir", _cache)
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+jax.config.update("jax_enable_compilation_cache", False)
 
 
 @pytest.hookimpl(tryfirst=True)

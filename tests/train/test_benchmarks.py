@@ -9,7 +9,7 @@ from tests.train.conftest import BASE
 
 
 def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
-    """Two regimes of the shared test shapes (compiled programs come from the persistent cache)."""
+    """Two regimes of the shared test shapes: JSON with both curves and the two-panel PNG."""
     settings = [o for o in BASE if not o.startswith("task=")]
     args = ["--task", "cartpole-swingup", "--env-steps", "800", "--eval-every", "400", "--regimes", "paper"]
     efficiency.main([*args, "paper:seed=43", "--set", *settings, "--out-dir", str(tmp_path), "--name", "eff"])
