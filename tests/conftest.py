@@ -1,31 +1,43 @@
-"""Test-session settings: CPU, no persistent compilation cache, and xdist groups."""
+"""Test-session settings: CPU, no persistent compilation cache, and one task's compiled programs alive at a time."""
 
+import gc
 import os
 
 # The suite and its fidelity tolerances are CPU's (a machine with a GPU still tests on CPU; JAX_PLATFORMS overrides).
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-# jaxlib 0.10.2 crashed (segmentation fault inside `executable.serialize()`) writing some MJX programs to the
-# persistent compilation cache late in long test sessions; tests and their subprocesses compile without it.
+# jaxlib 0.10.2 aborted inside `executable.serialize()` writing MJX programs to the persistent compilation cache
+# late in long test sessions (after some dozens of compiled tasks); tests and their subprocesses compile without it.
 os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
 
 import jax
-import pytest
 
 jax.config.update("jax_enable_compilation_cache", False)
 
 
-@pytest.hookimpl(tryfirst=True)
+def _task(item) -> str:
+    """The task a test compiles: its `task` parameter, or its module's `TASK`; '' for none."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "task" in callspec.params:
+        return callspec.params["task"]
+    return getattr(item.module, "TASK", "")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Groups the tests that share compiled programs, so that `--dist loadgroup` runs each group on one worker:
-    a task's tests (parameter `task`), the training tests on the shared compiled run, and otherwise each module."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        params = getattr(item, "callspec", None)
-        if params is not None and "task" in params.params:
-            group = params.params["task"]
-        elif "compiled" in getattr(item, "fixturenames", ()):
-            group = "train-compiled-run"
-        else:
-            group = item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
+    """Runs each task's tests back to back (tests without a task first, in their order)."""
+    items.sort(key=lambda item: _task(item))
+
+
+_current = {"task": ""}
+
+
+def pytest_runtest_setup(item):
+    """Before a new task's first test, drops the previous task's compiled programs (many dozens of live MJX
+    executables in one process have crashed XLA's CPU compiler)."""
+    task = _task(item)
+    if task and task != _current["task"]:
+        from tests.envs import oracle
+
+        oracle.compiled.cache_clear()
+        jax.clear_caches()
+        gc.collect()
+        _current["task"] = task

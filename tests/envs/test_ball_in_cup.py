@@ -5,12 +5,10 @@ from __future__ import annotations
 import jax
 import mujoco
 import numpy as np
-import pytest
 
 from tests.envs import oracle
 
-# Runs on the xdist worker that compiles cup-catch for the per-task tests.
-pytestmark = pytest.mark.xdist_group("cup-catch")
+TASK = "cup-catch"
 
 
 def test_initial_states_are_collision_free():

@@ -5,14 +5,12 @@ from __future__ import annotations
 import jax
 import mujoco
 import numpy as np
-import pytest
 
 import envs
 from envs.domains import finger
 from tests.envs import oracle
 
-# Runs on the xdist worker that compiles finger-turn-easy for the per-task tests.
-pytestmark = pytest.mark.xdist_group("finger-turn-easy")
+TASK = "finger-turn-easy"
 
 
 def test_initial_states_are_collision_free():

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import jax
 import numpy as np
-import pytest
 
 from tests.envs import oracle
-
-# Runs on the xdist worker that compiles manipulator-bring-ball for the per-task tests.
-pytestmark = pytest.mark.xdist_group("manipulator-bring-ball")
 
 TASK = "manipulator-bring-ball"
 # What the mocap target changes in the compiled model; everything else must be dm_control's.
