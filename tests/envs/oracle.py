@@ -58,6 +58,5 @@ def compiled(task: str, physics: str = "dmc") -> Compiled:
 
 
 def dm_control_resets(task: str, n: int, seed: int = 1000) -> list:
-    """`n` initial observations of one seeded dm_control environment (successive resets)."""
-    dm_env = load(task, seed)
-    return [flat_obs(dm_env.reset()) for _ in range(n)]
+    """`n` initial observations of dm_control, one freshly loaded environment per seed (seed, seed + 1, ...)."""
+    return [flat_obs(load(task, seed + i).reset()) for i in range(n)]

@@ -9,7 +9,7 @@ from tests.envs import oracle
 
 TASK = "manipulator-bring-ball"
 # What the mocap target changes in the compiled model; everything else must be dm_control's.
-_MOCAP_FIELDS = {"body_mocapid", "body_weldid", "key_mpos", "key_mquat"}
+_MOCAP_FIELDS = {"body_mocapid", "body_weldid", "key_mpos", "key_mquat", "_sizes"}
 
 
 def test_model_keeps_the_props_dm_control_keeps():
