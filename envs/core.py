@@ -12,6 +12,7 @@ import abc
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import jax
@@ -306,3 +307,25 @@ def random_joint_positions(mj_model: mujoco.MjModel, qpos: Array, key: Array) ->
             quat = jax.random.uniform(k, (4,))
             qpos = qpos.at[adr + 3 : adr + 7].set(quat / jnp.linalg.norm(quat))
     return qpos
+
+
+def redraw_while_touching(
+    m: mjx.Model, data: mjx.Data, draw: Callable[[Array], mjx.Data], max_attempts: int
+) -> mjx.Data:
+    """dm_control's "draw again while any geoms touch" loop, bounded: `draw(attempt)` returns a candidate state, and
+    the first one without contact (MuJoCo's `ncon == 0`; these models have zero margins) is kept. After
+    `max_attempts` draws the last one is kept."""
+
+    def attempt(i: Array) -> tuple[mjx.Data, Array]:
+        candidate = draw(i)
+        contacts = mjx.collision(m, mjx.kinematics(m, candidate))
+        return candidate, (contacts._impl.contact.dist < 0).any()
+
+    def retry(carry: tuple[Array, mjx.Data, Array]) -> tuple[Array, mjx.Data, Array]:
+        i, _, _ = carry
+        return i + 1, *attempt(i)
+
+    _, data, _ = jax.lax.while_loop(
+        lambda carry: carry[2] & (carry[0] < max_attempts), retry, (jnp.int32(1), *attempt(jnp.int32(0)))
+    )
+    return data

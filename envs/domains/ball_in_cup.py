@@ -9,7 +9,7 @@ from jax import Array
 from mujoco import mjx
 
 from envs import physics
-from envs.core import DmcEnv
+from envs.core import DmcEnv, redraw_while_touching
 from envs.registry import TaskSpec
 
 # The ball's initial (x, z) slide positions (m) are uniform in these ranges.
@@ -45,22 +45,12 @@ class BallInCup(DmcEnv):
     def _initialize_episode(self, data: mjx.Data, key: Array) -> mjx.Data:
         low, high = np.array([_BALL_X_RANGE[0], _BALL_Z_RANGE[0]]), np.array([_BALL_X_RANGE[1], _BALL_Z_RANGE[1]])
 
-        def draw(attempt: Array) -> tuple[Array, Array]:
+        def draw(attempt: Array) -> mjx.Data:
             ball = jax.random.uniform(jax.random.fold_in(key, attempt), (2,), minval=low, maxval=high)
-            qpos = data.qpos.at[self._ball_qpos].set(ball)
-            contacts = mjx.collision(self.mjx_model, mjx.kinematics(self.mjx_model, data.replace(qpos=qpos)))
-            # dm_control checks ncon > 0: MuJoCo keeps a contact when its distance is below the margin (0 here).
-            return qpos, (contacts._impl.contact.dist < 0).any()
+            return data.replace(qpos=data.qpos.at[self._ball_qpos].set(ball))
 
-        def retry(carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
-            attempt, _, _ = carry
-            return attempt + 1, *draw(attempt)
-
-        # A draw penetrates the cup about 18% of the time; if `_MAX_ATTEMPTS` draws all did, the last one is kept.
-        _, qpos, _ = jax.lax.while_loop(
-            lambda carry: carry[2] & (carry[0] < _MAX_ATTEMPTS), retry, (jnp.int32(1), *draw(jnp.int32(0)))
-        )
-        return data.replace(qpos=qpos)
+        # A draw penetrates the cup about 18% of the time.
+        return redraw_while_touching(self.mjx_model, data, draw, _MAX_ATTEMPTS)
 
     def _get_obs(self, data: mjx.Data) -> Array:
         return jnp.concatenate([data.qpos, data.qvel])

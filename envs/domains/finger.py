@@ -18,7 +18,7 @@ from jax import Array
 from mujoco import mjx
 
 from envs import physics
-from envs.core import DmcEnv, EnvConfig, random_joint_positions
+from envs.core import DmcEnv, EnvConfig, random_joint_positions, redraw_while_touching
 from envs.registry import TaskSpec
 
 # Target radii (m) of the easy and hard turn tasks.
@@ -106,20 +106,11 @@ class Finger(DmcEnv):
         happen: about 9% of the draws collide), the last draw is kept.
         """
 
-        def draw(attempt: Array) -> tuple[Array, Array]:
+        def draw(attempt: Array) -> mjx.Data:
             qpos = random_joint_positions(self.mj_model, data.qpos, jax.random.fold_in(key, attempt))
-            contacts = mjx.collision(self.mjx_model, mjx.kinematics(self.mjx_model, data.replace(qpos=qpos)))
-            # dm_control checks ncon == 0: MuJoCo keeps a contact when its distance is below the margin (0 here).
-            return qpos, (contacts._impl.contact.dist < 0).any()
+            return data.replace(qpos=qpos)
 
-        def retry(carry: tuple[Array, Array, Array]) -> tuple[Array, Array, Array]:
-            attempt, _, _ = carry
-            return attempt + 1, *draw(attempt)
-
-        _, qpos, _ = jax.lax.while_loop(
-            lambda carry: carry[2] & (carry[0] < _MAX_ATTEMPTS), retry, (jnp.int32(1), *draw(jnp.int32(0)))
-        )
-        return qpos
+        return redraw_while_touching(self.mjx_model, data, draw, _MAX_ATTEMPTS).qpos
 
     def _positions(self, data: mjx.Data) -> tuple[Array, Array, Array]:
         """The tip's and the target's (x, z) relative to the spinner's hinge, and the tip's signed distance to the

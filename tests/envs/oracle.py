@@ -60,3 +60,15 @@ def compiled(task: str, physics: str = "dmc") -> Compiled:
 def dm_control_resets(task: str, n: int, seed: int = 1000) -> list:
     """`n` initial observations of dm_control, one freshly loaded environment per seed (seed, seed + 1, ...)."""
     return [flat_obs(load(task, seed + i).reset()) for i in range(n)]
+
+
+def model_differences(ours, theirs) -> list[str]:
+    """Names of the compiled-model arrays (`mujoco.MjModel`) that differ between two models."""
+    import numpy as np
+
+    return [
+        name
+        for name in dir(theirs)
+        if isinstance(value := getattr(theirs, name), np.ndarray)
+        and not np.array_equal(value, getattr(ours, name), equal_nan=value.dtype.kind == "f")
+    ]

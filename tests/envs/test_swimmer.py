@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from envs import physics
 from envs.domains import swimmer
+from tests.envs import oracle
 
 
 @pytest.mark.parametrize("n_bodies", [3, 6, 15])
@@ -21,12 +21,7 @@ def test_chain_compiles_to_dm_control_model(n_bodies):
     theirs = dm_mujoco.Physics.from_xml_string(*dm_swimmer.get_model_and_assets(n_bodies)).model.ptr
     assert (ours.nbody, ours.njnt, ours.nu, ours.nsensor) == (theirs.nbody, theirs.njnt, theirs.nu, theirs.nsensor)
     assert ours.nbody == n_bodies + 1
-    different = [
-        name
-        for name in dir(theirs)
-        if isinstance(value := getattr(theirs, name), np.ndarray)
-        and not np.array_equal(value, getattr(ours, name), equal_nan=value.dtype.kind == "f")
-    ]
+    different = oracle.model_differences(ours, theirs)
     assert not different, f"fields that differ from dm_control's model: {different}"
 
 
