@@ -24,7 +24,7 @@ from jax import Array
 from mujoco import mjx
 
 from envs import physics
-from mjx_iqrl.errors import ConfigError
+from envs.errors import ConfigError
 
 
 @struct.dataclass

@@ -28,12 +28,10 @@ import mujoco
 import numpy as np
 from mujoco import mjx
 
+from envs.errors import ModelFilesError
+
 PROFILES = ("dmc", "fast")
 IMPLS = ("jax", "warp")
-
-
-class ModelFilesError(FileNotFoundError):
-    """dm_control's suite model files cannot be found."""
 
 
 def suite_dir() -> Path:

@@ -9,7 +9,7 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from mjx_iqrl.errors import ConfigError
+from envs.errors import ConfigError
 
 DOMAINS_PACKAGE = "envs.domains"
 

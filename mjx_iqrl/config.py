@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mjx_iqrl import configtools
+from mjx_iqrl import schema
 from mjx_iqrl.agent import AgentConfig
 from mjx_iqrl.errors import ConfigError
 
@@ -247,7 +247,7 @@ def derive(cfg: Config, episode_length: int) -> Derived:
 
 def from_dict(values: dict[str, Any]) -> Config:
     """A Config from a nested plain dict (unknown keys and wrong types are one-line ConfigErrors)."""
-    return configtools.from_mapping(Config, values)
+    return schema.from_mapping(Config, values)
 
 
 def _parse_override(text: str) -> tuple[str, Any]:
@@ -260,14 +260,14 @@ def _parse_override(text: str) -> tuple[str, Any]:
     key = key.lstrip("+~")
     if key in ("task", "preset"):
         return key, raw
-    hint = configtools.leaf_hint(Config, key)
+    hint = schema.leaf_hint(Config, key)
     try:
         value = yaml.safe_load(raw) if raw != "" else ""
     except yaml.YAMLError:
         value = raw
-    if isinstance(value, str) and configtools.describe(hint) in ("int", "float", "bool"):
-        raise ConfigError(f"{key}={raw!r} must be {configtools.describe(hint)}")
-    configtools.coerce(value, hint, key)
+    if isinstance(value, str) and schema.describe(hint) in ("int", "float", "bool"):
+        raise ConfigError(f"{key}={raw!r} must be {schema.describe(hint)}")
+    schema.coerce(value, hint, key)
     return key, value
 
 

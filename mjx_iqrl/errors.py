@@ -1,5 +1,5 @@
-"""Error types that the command line turns into one-line messages."""
+"""Error types that the command line turns into one-line messages (defined by `envs`, the layer below)."""
 
+from envs.errors import ConfigError, ModelFilesError
 
-class ConfigError(ValueError):
-    """A configuration value or override is invalid; the message is one line for the user."""
+__all__ = ["ConfigError", "ModelFilesError"]

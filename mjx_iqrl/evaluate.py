@@ -20,13 +20,12 @@ import numpy as np
 
 import envs
 from mjx_iqrl.checkpoint import LoadedPolicy, load_policy
+from mjx_iqrl.eval_episodes import dm_control_returns, make_evaluate
 from mjx_iqrl.errors import ConfigError
 
 
 def evaluate_mjx(policy: LoadedPolicy, episodes: int, seed: int, physics: str, action_repeat: int) -> np.ndarray:
     """Returns of `episodes` parallel episodes of the MJX task."""
-    from mjx_iqrl.evaluation import make_evaluate
-
     env = envs.make(policy.task, physics=physics)
     evaluate = make_evaluate(env, lambda params, obs: policy.act(obs), action_repeat, episodes)
     return np.asarray(jax.jit(evaluate)(None, jax.random.PRNGKey(seed)))
@@ -34,22 +33,7 @@ def evaluate_mjx(policy: LoadedPolicy, episodes: int, seed: int, physics: str, a
 
 def evaluate_dm_control(policy: LoadedPolicy, episodes: int, seed: int, action_repeat: int) -> np.ndarray:
     """Returns of `episodes` episodes in dm_control itself (CPU MuJoCo), the policy acting every action_repeat steps."""
-    from envs import reference
-
-    returns = []
-    for episode in range(episodes):
-        dm_env = reference.load(policy.task, seed + episode)
-        timestep, total, t = dm_env.reset(), 0.0, 0
-        action = None
-        while not timestep.last():
-            if t % action_repeat == 0:
-                obs = reference.flat_obs(timestep).astype(np.float32)[None]
-                action = np.asarray(policy.act(obs))[0]
-            timestep = dm_env.step(action)
-            total += timestep.reward
-            t += 1
-        returns.append(total)
-    return np.asarray(returns)
+    return dm_control_returns(policy.act, policy.task, episodes, seed, action_repeat)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""On-device replay: a ring buffer laid out time x env, sampling windows of H transitions that never cross a reset.
+"""On-device replay: a ring buffer laid out time x env, sampling windows of H consecutive transitions of one env.
 
 Layout: every array is [T, E, ...] with T = capacity // num_envs time steps of E envs, so one vector step is written
 as one contiguous row (a single dynamic_update_slice, in place when the state is donated).
@@ -8,17 +8,15 @@ observation at an episode end, which a time-limit bootstrap needs). Memory per t
 4 * (2 * obs_dim + action_dim + 3) bytes (float32), e.g. 172 B for cheetah-run (obs 17, action 6), so 1M
 transitions take 172 MB per seed.
 
-Sampling: B windows of H consecutive transitions of one env, uniform over valid windows. A window is valid when all
-its slots lie between the oldest stored step and the write head (never across the head), and no episode ends inside
-it except possibly at its last transition (whose next_obs is then the true final observation). Candidates are drawn
-uniformly over the stored range (2B of them), invalid ones (a done before the last step; 0.8% for H = 5 in a
-500-step episode) are dropped and the first B valid ones kept, which is uniform over valid windows. In the
-vanishing case that fewer than B of the 2B candidates are valid, invalid ones fill the batch; the agent's masks
-(`valid_mask`) then drop every step after the episode end, so even those stay correct.
+Sampling: B windows of H consecutive transitions of one env, uniform over every window that lies between the oldest
+stored step and the write head (never across the head). A window may run past an episode end: the agent's masks
+(`valid_mask`, `nstep_return`) cut the latent rollout and the n-step return at the first `done`, and the transition
+there keeps its true next observation. So every stored transition is the first step of some window (an RL sample)
+as soon as the H - 1 steps after it are written, the last steps before a truncation included.
 
-Why not flashbax: its trajectory buffer samples fixed-length sequences that cross episode boundaries (it does not
-know them) and stores batch-major [E, T]; we want windows that never cross a reset, true next observations at
-truncation, and a layout written by one row per vector step. The buffer is a few pure functions on a
+Why not flashbax: its trajectory buffer stores batch-major [E, T] and takes the next observation of a step from the
+following step, which after an auto-reset is the next episode's first observation; we want the true next
+observation at truncation and a layout written by one row per vector step. The buffer is a few pure functions on a
 `flax.struct` state, so it vmaps over seeds and is donated with the rest of the training state.
 """
 
@@ -91,19 +89,14 @@ def add(state: ReplayState, transition: Transition) -> ReplayState:
 
 
 def window_starts(state: ReplayState, key: jax.Array, batch_size: int, horizon: int) -> tuple[jax.Array, jax.Array]:
-    """(time index, env index) of `batch_size` valid window starts, uniform over valid windows."""
+    """(time index, env index) of `batch_size` window starts, uniform over the windows before the write head."""
     length, num_envs = state.data.reward.shape
-    candidates = 2 * batch_size
     key_t, key_e = jax.random.split(key)
     oldest = jnp.where(state.size == length, state.head, 0)
     # Offsets from the oldest step such that the whole window lies before the head.
-    offset = jax.random.randint(key_t, (candidates,), 0, jnp.maximum(state.size - horizon + 1, 1))
-    t = (oldest + offset) % length
-    e = jax.random.randint(key_e, (candidates,), 0, num_envs)
-    steps = (t[:, None] + jnp.arange(horizon - 1)[None]) % length
-    ends_inside = jnp.any(state.data.done[steps, e[:, None]] > 0, axis=1)
-    order = jnp.argsort(ends_inside, stable=True)[:batch_size]
-    return t[order], e[order]
+    offset = jax.random.randint(key_t, (batch_size,), 0, jnp.maximum(state.size - horizon + 1, 1))
+    env = jax.random.randint(key_e, (batch_size,), 0, num_envs)
+    return (oldest + offset) % length, env
 
 
 def sample(state: ReplayState, key: jax.Array, batch_size: int, horizon: int) -> Batch:

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
-from mjx_iqrl import configtools, sharding
+from mjx_iqrl import schema, sharding
 from mjx_iqrl.aggregate import summarize
 from mjx_iqrl.checkpoint import Checkpointer
 from mjx_iqrl.config import Config, derive
@@ -111,7 +111,7 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
     if dataclasses.replace(derived, num_chunks=0) != dataclasses.replace(trainer.derived, num_chunks=0):
         raise ValueError("the compiled run was built for a different configuration")
     keys = seed_keys(cfg)
-    config_dict = configtools.to_dict(cfg)
+    config_dict = schema.to_dict(cfg)
 
     t_start = time.perf_counter()
     chunk_fn = compiled.chunk_executable()

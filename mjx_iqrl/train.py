@@ -16,8 +16,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from mjx_iqrl import config, configtools
-from mjx_iqrl.errors import ConfigError
+from mjx_iqrl import config, schema
+from mjx_iqrl.errors import ConfigError, ModelFilesError
 
 # Hydra's own flags that take a value, and the sweep flag.
 _HYDRA_FLAGS = ("--multirun", "-m", "--cfg", "-c", "--resolve", "--info", "-i")
@@ -28,9 +28,9 @@ def help_text() -> str:
     import envs
 
     lines = [__doc__.strip(), "", "Options (key=value; defaults in configs/config.yaml):"]
-    for key, hint, default, doc in configtools.walk_fields(config.Config):
+    for key, hint, default, doc in schema.walk_fields(config.Config):
         shown = list(default) if isinstance(default, tuple) else default
-        lines.append(f"  {key}={shown}  ({configtools.describe(hint)})")
+        lines.append(f"  {key}={shown}  ({schema.describe(hint)})")
         if doc:
             lines.append(f"      {doc}")
     presets = sorted(p.stem for p in (config.CONFIG_DIR / "preset").glob("*.yaml"))
@@ -96,7 +96,6 @@ def _task_function(composed) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from envs.physics import ModelFilesError
     from mjx_iqrl.runner import NonFiniteLossError, run
 
     try:

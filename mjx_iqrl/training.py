@@ -25,7 +25,7 @@ import envs
 from mjx_iqrl import replay
 from mjx_iqrl.agent import Agent, TrainState, effective_rank, make_agent
 from mjx_iqrl.config import Config, Derived, derive
-from mjx_iqrl.evaluation import make_evaluate
+from mjx_iqrl.eval_episodes import make_evaluate
 
 Metrics = dict[str, jax.Array]
 
@@ -61,9 +61,12 @@ class Trainer(NamedTuple):
     """The task env (unwrapped)."""
 
 
-class _UpdateCarry(NamedTuple):
+class UpdateLoopResult(NamedTuple):
+    """What a run of gradient updates returns."""
+
     agent: TrainState
     sums: Metrics
+    """Sum over the updates of each update metric."""
     first_nonfinite: jax.Array
     """Update index at which a loss first became non-finite, or -1."""
     nonfinite_loss: jax.Array
@@ -75,15 +78,55 @@ def loss_names(metrics: Metrics) -> list[str]:
     return sorted(k for k in metrics if k.endswith("_loss"))
 
 
+UpdateLoop = Callable[[TrainState, replay.ReplayState, jax.Array, jax.Array, jax.Array], UpdateLoopResult]
+
+
+def make_update_loop(agent: Agent, batch_size: int, horizon: int) -> UpdateLoop:
+    """loop(agent_state, buffer, count, first_index, key): `count` updates on windows sampled from `buffer`.
+
+    `first_index` is the number of updates done before (it numbers the updates for the non-finite report). Sums
+    the update metrics and watches the losses for non-finite values.
+    """
+
+    def loop(
+        agent_state: TrainState, buffer: replay.ReplayState, count: jax.Array, first_index: jax.Array, key: jax.Array
+    ) -> UpdateLoopResult:
+        example = jax.eval_shape(agent.update, agent_state, replay.sample(buffer, key, batch_size, horizon), key)[1]
+        names = loss_names(example)
+
+        def body(i: jax.Array, carry: UpdateLoopResult) -> UpdateLoopResult:
+            key_sample, key_update = jax.random.split(jax.random.fold_in(key, i))
+            batch = replay.sample(buffer, key_sample, batch_size, horizon)
+            new_agent, metrics = agent.update(carry.agent, batch, key_update)
+            finite = jnp.stack([jnp.isfinite(metrics[n]) for n in names])
+            newly_bad = (carry.first_nonfinite < 0) & ~jnp.all(finite)
+            return UpdateLoopResult(
+                agent=new_agent,
+                sums=jax.tree.map(jnp.add, carry.sums, metrics),
+                first_nonfinite=jnp.where(newly_bad, first_index + i, carry.first_nonfinite),
+                nonfinite_loss=jnp.where(newly_bad, jnp.argmin(finite).astype(jnp.int32), carry.nonfinite_loss),
+            )
+
+        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), example)
+        minus_one = jnp.full((), -1, jnp.int32)
+        return jax.lax.fori_loop(0, count, body, UpdateLoopResult(agent_state, zeros, minus_one, minus_one))
+
+    return loop
+
+
+def make_training_agent(cfg: Config, task_env: Any) -> Agent:
+    """The agent as the trainer builds it: the latent rank (an SVD) is computed once per chunk, not per update."""
+    low, high = task_env.action_bounds
+    agent_cfg = dataclasses.replace(cfg.agent, log_latent_rank=False)
+    return make_agent(agent_cfg, task_env.observation_size, task_env.action_size, low, high)
+
+
 def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
     """Builds env, agent and the pure training functions; `axis_name` names an outer vmap over seeds, if any."""
     task_env = envs.make(cfg.task.name, physics=cfg.env.physics, impl=cfg.env.impl)
     derived = derive(cfg, task_env.episode_length)
     env = envs.wrap_for_training(task_env, cfg.train.num_envs, cfg.env.action_repeat, axis_name=axis_name)
-    low, high = task_env.action_bounds
-    # The latent rank needs an SVD; the chunk computes it once on a fresh batch instead of in every update.
-    agent_cfg = dataclasses.replace(cfg.agent, log_latent_rank=False)
-    agent = make_agent(agent_cfg, task_env.observation_size, task_env.action_size, low, high)
+    agent = make_training_agent(cfg, task_env)
     evaluate = make_evaluate(task_env, agent.act_deterministic, cfg.env.action_repeat, cfg.eval.episodes)
 
     num_envs, horizon, batch_size = cfg.train.num_envs, cfg.agent.horizon, cfg.train.batch_size
@@ -108,29 +151,7 @@ def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
             episode_return=jnp.zeros((num_envs,), jnp.float32),
         )
 
-    def run_updates(
-        agent_state: TrainState, buffer: replay.ReplayState, count: jax.Array, first_index: jax.Array, key: jax.Array
-    ) -> _UpdateCarry:
-        """`count` updates on windows sampled from `buffer`; sums their metrics and watches the losses."""
-        example = jax.eval_shape(agent.update, agent_state, replay.sample(buffer, key, batch_size, horizon), key)[1]
-        names = loss_names(example)
-
-        def body(i: jax.Array, carry: _UpdateCarry) -> _UpdateCarry:
-            key_sample, key_update = jax.random.split(jax.random.fold_in(key, i))
-            batch = replay.sample(buffer, key_sample, batch_size, horizon)
-            new_agent, metrics = agent.update(carry.agent, batch, key_update)
-            finite = jnp.stack([jnp.isfinite(metrics[n]) for n in names])
-            newly_bad = (carry.first_nonfinite < 0) & ~jnp.all(finite)
-            return _UpdateCarry(
-                agent=new_agent,
-                sums=jax.tree.map(jnp.add, carry.sums, metrics),
-                first_nonfinite=jnp.where(newly_bad, first_index + i, carry.first_nonfinite),
-                nonfinite_loss=jnp.where(newly_bad, jnp.argmin(finite).astype(jnp.int32), carry.nonfinite_loss),
-            )
-
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), example)
-        minus_one = jnp.full((), -1, jnp.int32)
-        return jax.lax.fori_loop(0, count, body, _UpdateCarry(agent_state, zeros, minus_one, minus_one))
+    run_updates = make_update_loop(agent, batch_size, horizon)
 
     class _StepCarry(NamedTuple):
         state: TrainerState

@@ -8,7 +8,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from mjx_iqrl import configtools
+from mjx_iqrl import schema
 from mjx_iqrl.errors import ConfigError
 
 
@@ -105,11 +105,11 @@ class AgentConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> AgentConfig:
         """Builds a config from plain values (e.g. parsed YAML/CLI); lists become tuples, unknown keys fail."""
-        return configtools.from_mapping(cls, values, "agent")
+        return schema.from_mapping(cls, values, "agent")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-friendly values of every field (tuples become lists)."""
-        return configtools.to_dict(self)
+        return schema.to_dict(self)
 
 
 def _check_types(cfg: AgentConfig) -> None:
@@ -117,10 +117,10 @@ def _check_types(cfg: AgentConfig) -> None:
     hints = typing.get_type_hints(AgentConfig)
     for field in dataclasses.fields(cfg):
         value, hint = getattr(cfg, field.name), hints[field.name]
-        coerced = configtools.coerce(value, hint, f"agent.{field.name}")
+        coerced = schema.coerce(value, hint, f"agent.{field.name}")
         # Exactly the annotated type (an int for a float is fine); e.g. 2.0 for an int field or a list is not.
         if not (coerced is value or type(coerced) is type(value) or (hint is float and isinstance(value, int))):
-            raise ConfigError(f"agent.{field.name}={value!r} must be {configtools.describe(hint)}")
+            raise ConfigError(f"agent.{field.name}={value!r} must be {schema.describe(hint)}")
 
 
 def _check_values(cfg: AgentConfig) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,10 +13,11 @@ import pytest
 
 import envs
 from envs import physics
-from mjx_iqrl.errors import ConfigError
+from envs.errors import ConfigError
 from tests.envs import fake, oracle
 
 TASKS = oracle.params(envs.list_tasks())
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -184,6 +189,17 @@ def test_unknown_task_lists_known_tasks():
         envs.make("cheetah-walk")
     message = str(err.value)
     assert "\n" not in message and "cheetah-run" in message and "walker-walk" in message
+
+
+def test_envs_stands_on_its_own():
+    """`envs` imports and builds a task in a fresh interpreter without importing the trainer (`mjx_iqrl`)."""
+    code = (
+        "import sys, envs; envs.make('cartpole-swingup'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'mjx_iqrl', 'benchmarks', 'tests'}))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_dm_control_names_are_aliases():

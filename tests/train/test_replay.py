@@ -1,4 +1,5 @@
-"""The on-device replay: windows never cross a reset or the write head; true final observations; wrap-around."""
+"""The on-device replay: windows of one env that never cross the write head, true final observations, every stored
+transition sampleable, wrap-around."""
 
 from __future__ import annotations
 
@@ -50,22 +51,42 @@ def test_memory_per_transition():
     assert stored == 10 * 2 * 172
 
 
-def test_windows_never_cross_a_reset_and_end_with_the_true_final_obs():
-    """Episodes end after steps 9 and 19 (length 10): no window has a done before its last transition, and a
-    window ending at an episode end carries the pre-reset final observation."""
+def test_windows_keep_one_env_and_the_true_final_obs_up_to_the_first_episode_end():
+    """Episodes end after steps 9, 19 and 29 (length 10). Windows may run past an episode end; up to and including
+    the first `done` they are consecutive steps of one env, and the transition at the end carries the pre-reset
+    final observation."""
     state = _fill(length=64, steps=30, episode_ends={9, 19, 29})
     b = _sample(state)
-    assert np.all(b.done[:, :-1] == 0), "a window crosses an episode end"
     obs = b.obs[..., 0]
+    env = obs[:, 0] // 1000
     t = obs[:, 0] % 1000
-    # Consecutive steps of one env inside one episode.
-    np.testing.assert_array_equal(obs[:, 1:-1], obs[:, :1] + np.arange(1, H))
-    ends = b.done[:, -1] > 0
-    assert ends.any() and (~ends).any()
-    np.testing.assert_array_equal(obs[ends, -1], -(obs[ends, 0] + H))
-    np.testing.assert_array_equal(obs[~ends, -1], obs[~ends, 0] + H)
-    # Starts cover every valid position of every episode: 10 - H + 1 = 7 per episode.
-    assert set(t.astype(int)) == {s for e in (0, 10, 20) for s in range(e, e + 10 - H + 1)}
+    valid = np.cumprod(np.concatenate([np.ones_like(b.done[:, :1]), 1 - b.done[:, :-1]], axis=1), axis=1)
+    for k in range(H):
+        inside = valid[:, k] > 0
+        np.testing.assert_array_equal(b.action[inside, k, 0], obs[inside, 0] + k)  # step t + k of the same env
+        end = inside & (b.done[:, k] > 0)
+        np.testing.assert_array_equal(obs[end, k + 1], -(obs[end, 0] + k + 1))  # the true final observation
+        np.testing.assert_array_equal(obs[inside & ~end, k + 1], obs[inside & ~end, 0] + k + 1)
+    assert (b.done[:, :-1] > 0).any(), "no window runs past an episode end"
+    assert set(env.astype(int)) == set(range(E))
+    # Every start that has H steps written after it: 0 .. 30 - H.
+    assert set(t.astype(int)) == set(range(30 - H + 1))
+
+
+def test_every_stored_transition_can_be_drawn_as_an_rl_sample():
+    """The first step of a window is what the critic and actor train on: every stored (env, step) is one, the last
+    steps of each episode (before a truncation) included, except the H - 1 newest steps, whose windows are not
+    complete yet. Draws are uniform over them."""
+    steps = 40
+    state = _fill(length=64, steps=steps, episode_ends={9, 19, 29, 39})
+    b = _sample(state, n_batches=40, batch=128)
+    first = b.obs[:, 0, 0].astype(int)
+    expected = {1000 * e + t for e in range(E) for t in range(steps - H + 1)}
+    assert set(first) == expected
+    assert {9, 19, 29} <= {x % 1000 for x in first}  # the steps just before a truncation
+    counts = np.bincount(np.unique(first, return_inverse=True)[1])
+    mean = len(first) / len(expected)
+    assert np.all(np.abs(counts - mean) < 5 * np.sqrt(mean))
 
 
 def test_wrap_around_keeps_the_newest_steps_and_never_crosses_the_head():

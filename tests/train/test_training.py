@@ -226,11 +226,11 @@ def test_config_defaults_file_matches_the_dataclasses():
     """configs/config.yaml (what users read) holds exactly the dataclass defaults."""
     import yaml
 
-    from mjx_iqrl import configtools
+    from mjx_iqrl import schema
 
     written = yaml.safe_load((config.CONFIG_DIR / "config.yaml").read_text())
     written = {k: v for k, v in written.items() if k not in ("defaults", "hydra")}
-    assert written == configtools.to_dict(config.Config())
+    assert written == schema.to_dict(config.Config())
 
 
 def test_every_task_has_a_config_file_and_the_reference_overrides():
