@@ -81,11 +81,24 @@ def loss_names(metrics: Metrics) -> list[str]:
 UpdateLoop = Callable[[TrainState, replay.ReplayState, jax.Array, jax.Array, jax.Array], UpdateLoopResult]
 
 
-def make_update_loop(agent: Agent, batch_size: int, horizon: int) -> UpdateLoop:
+def seed_uniform(x: jax.Array, axis_name: str | None) -> jax.Array:
+    """`x`, equal across the seeds of an outer vmap by construction, as one unbatched value.
+
+    Under vmap a loop bound or branch predicate that is batched turns the loop or branch into a select over its
+    whole carry, evaluated for every seed and every iteration. A value that every seed shares (step counters, the
+    update schedule) is reduced over the seed axis instead: the result is unbatched, so `fori_loop` keeps a real
+    trip count and `lax.cond` stays a branch. Without an outer vmap it is `x` itself.
+    """
+    return x if axis_name is None else jax.lax.pmax(x, axis_name)
+
+
+def make_update_loop(agent: Agent, batch_size: int, horizon: int, axis_name: str | None = None) -> UpdateLoop:
     """loop(agent_state, buffer, count, first_index, key): `count` updates on windows sampled from `buffer`.
 
-    `first_index` is the number of updates done before (it numbers the updates for the non-finite report). Sums
-    the update metrics and watches the losses for non-finite values.
+    `first_index` is the number of updates done before (it numbers the updates for the non-finite report and sets
+    which of them step the delayed actor). Sums the update metrics and watches the losses for non-finite values.
+    Under a vmap over seeds named `axis_name`, `count` and `first_index` must be equal across seeds (they are in
+    the trainer): they are then used unbatched (`seed_uniform`).
     """
 
     def loop(
@@ -93,11 +106,12 @@ def make_update_loop(agent: Agent, batch_size: int, horizon: int) -> UpdateLoop:
     ) -> UpdateLoopResult:
         example = jax.eval_shape(agent.update, agent_state, replay.sample(buffer, key, batch_size, horizon), key)[1]
         names = loss_names(example)
+        count, first_index = seed_uniform(count, axis_name), seed_uniform(first_index, axis_name)
 
         def body(i: jax.Array, carry: UpdateLoopResult) -> UpdateLoopResult:
             key_sample, key_update = jax.random.split(jax.random.fold_in(key, i))
             batch = replay.sample(buffer, key_sample, batch_size, horizon)
-            new_agent, metrics = agent.update(carry.agent, batch, key_update)
+            new_agent, metrics = agent.update(carry.agent, batch, key_update, first_index + i)
             finite = jnp.stack([jnp.isfinite(metrics[n]) for n in names])
             newly_bad = (carry.first_nonfinite < 0) & ~jnp.all(finite)
             return UpdateLoopResult(
@@ -151,7 +165,7 @@ def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
             episode_return=jnp.zeros((num_envs,), jnp.float32),
         )
 
-    run_updates = make_update_loop(agent, batch_size, horizon)
+    run_updates = make_update_loop(agent, batch_size, horizon, axis_name)
 
     class _StepCarry(NamedTuple):
         state: TrainerState
@@ -181,9 +195,10 @@ def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
         buffer = replay.add(s.replay, transition)
         episode_return = s.episode_return + env_state.reward
 
-        # GRADIENT UPDATES DUE AFTER THIS STEP
+        # GRADIENT UPDATES DUE AFTER THIS STEP (the schedule is the same for every seed)
+        done_steps = seed_uniform(s.vector_steps, axis_name)
+        count = derived.updates_after(done_steps + 1) - derived.updates_after(done_steps)
         vector_steps = s.vector_steps + 1
-        count = derived.updates_after(vector_steps) - derived.updates_after(s.vector_steps)
         upd = run_updates(s.agent, buffer, count, s.updates, key_update)
 
         state = TrainerState(

@@ -105,14 +105,16 @@ class _ActorStep(NamedTuple):
 class Agent(NamedTuple):
     """Pure functions of one iQRL agent; all are jittable, scannable and vmappable over seeds.
 
-    Under vmap over seeds the actor's lax.cond becomes a select (its predicate is per-seed state), so the actor step
-    is computed on every update and discarded on the skipped ones.
+    Under vmap over seeds the actor's lax.cond becomes a select when its predicate is per-seed state, which computes
+    the actor step on every update and discards it on the skipped ones; a caller that vmaps seeds passes the update
+    index unbatched (`step`), which keeps it a branch.
     """
 
     init: Callable[[jax.Array], TrainState]
     """init(key) -> TrainState."""
-    update: Callable[[TrainState, Batch, jax.Array], tuple[TrainState, Metrics]]
-    """update(train_state, batch, key) -> (train_state, scalar metrics)."""
+    update: Callable[..., tuple[TrainState, Metrics]]
+    """update(train_state, batch, key, step=None) -> (train_state, scalar metrics); `step` is the update's index
+    (train_state.step when None), which decides whether the delayed actor steps."""
     act: Callable[[Any, jax.Array, jax.Array, jax.Array | float], jax.Array]
     """act(params, obs [N, obs_dim], key, noise_std) -> exploration actions; params: PolicyParams or TrainState."""
     act_deterministic: Callable[[Any, jax.Array], jax.Array]
@@ -174,8 +176,13 @@ def make_agent(
             z=z, action=batch.action[:, 0], nstep_reward=ret.reward, discount=ret.discount, next_z=next_z
         )
 
-    def update(state: TrainState, batch: Batch, key: jax.Array) -> tuple[TrainState, Metrics]:
-        """One iQRL update: world-model step + EMA, critic step + Polyak, an actor step every actor_update_freq-th."""
+    def update(
+        state: TrainState, batch: Batch, key: jax.Array, step: jax.Array | None = None
+    ) -> tuple[TrainState, Metrics]:
+        """One iQRL update: world-model step + EMA, critic step + Polyak, an actor step every actor_update_freq-th.
+
+        `step` is this update's index, equal to `state.step` (the default); pass it unbatched under a seed vmap.
+        """
         key_critic, key_actor = jax.random.split(key)
 
         # Representation: encoder, dynamics (and heads), then the momentum targets.
@@ -224,7 +231,8 @@ def make_agent(
                 grad_norm=state.last_actor_grad_norm,
             )
 
-        do_actor = (state.step + 1) % cfg.actor_update_freq == 0
+        index = state.step if step is None else jnp.asarray(step, jnp.int32)
+        do_actor = (index + 1) % cfg.actor_update_freq == 0
         actor = actor_step(None) if cfg.actor_update_freq == 1 else jax.lax.cond(do_actor, actor_step, keep_actor, None)
 
         new_state = TrainState(
