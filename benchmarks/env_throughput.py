@@ -48,9 +48,11 @@ def _time_calls(fn, arg, repeats: int) -> tuple[float, list[float]]:
     return compile_s, times
 
 
-def measure(task: str, profile: str, num_envs: int, steps: int, repeats: int) -> dict:
-    """Env and raw-physics throughput of one (task, profile, num_envs)."""
-    env = envs.make(task, physics=profile)
+def measure(
+    task: str, profile: str, num_envs: int, steps: int, repeats: int, matmul_precision: str = "highest"
+) -> dict:
+    """Env and raw-physics throughput of one (task, profile, num_envs), both at `matmul_precision`."""
+    env = envs.make(task, physics=profile, matmul_precision=matmul_precision)
     low, high = env.action_bounds
     actions = jnp.asarray(np.random.default_rng(0).uniform(low, high, (num_envs, env.action_size)), jnp.float32)
     reset = jax.jit(jax.vmap(env.reset))
@@ -67,9 +69,16 @@ def measure(task: str, profile: str, num_envs: int, steps: int, repeats: int) ->
     @jax.jit
     def run_raw(d):
         step = jax.vmap(lambda x: mjx.step(model, x))
-        return jax.lax.scan(lambda c, _: (step(c), None), d, None, length=steps * env.n_substeps)[0].qpos
+        with env.precision():
+            return jax.lax.scan(lambda c, _: (step(c), None), d, None, length=steps * env.n_substeps)[0].qpos
 
-    row = {"task": task, "profile": profile, "num_envs": num_envs, "steps_per_call": steps}
+    row = {
+        "task": task,
+        "profile": profile,
+        "num_envs": num_envs,
+        "steps_per_call": steps,
+        "precision": matmul_precision,
+    }
     for name, fn, arg in (("env", run_env, state), ("raw", run_raw, data)):
         compile_s, times = _time_calls(fn, arg, repeats)
         row[f"{name}_compile_s"] = round(compile_s, 3)

@@ -57,7 +57,7 @@ def measure(
 ) -> dict[str, Any]:
     """Compile time and the median rates over `repeats` timed calls (after one untimed warm-up call)."""
     cfg = config.compose([*overrides, f"train.batch_size={batch_size}"])
-    task_env = envs.make(cfg.task.name, physics=cfg.env.physics, impl=cfg.env.impl)
+    task_env = envs.make(cfg.task.name, **cfg.env.make_kwargs())
     agent = make_training_agent(cfg, task_env)
     loop = make_update_loop(agent, batch_size, cfg.agent.horizon)
     run = jax.jit(jax.vmap(loop, axis_name=SEED_AXIS), donate_argnums=0)

@@ -12,6 +12,14 @@ from envs.errors import ConfigError, ModelFilesError
 from envs.registry import list_tasks, make, resolve
 from envs.wrappers import ActionRepeat, AutoReset, TimeLimit, Vmap, wrap_for_training
 
+
+def to_brax(env: DmcEnv):
+    """A registered task as a `brax.envs.Env`, for brax's wrappers and trainers (imports brax: envs.brax_adapter)."""
+    from envs.brax_adapter import to_brax as adapt
+
+    return adapt(env)
+
+
 __all__ = [
     "ActionRepeat",
     "AutoReset",
@@ -25,5 +33,6 @@ __all__ = [
     "list_tasks",
     "make",
     "resolve",
+    "to_brax",
     "wrap_for_training",
 ]

@@ -26,6 +26,9 @@ from mujoco import mjx
 from envs import physics
 from envs.errors import ConfigError
 
+# Values of `EnvConfig.matmul_precision` (those of `jax.default_matmul_precision`).
+MATMUL_PRECISIONS = ("default", "high", "highest")
+
 
 @struct.dataclass
 class State:
@@ -51,12 +54,19 @@ class EnvConfig:
     iterations: int | None = None
     # Line-search iterations, overriding the profile's value when set.
     ls_iterations: int | None = None
+    # Precision of the float32 matrix products in the physics, observations and rewards (`jax.default_matmul_precision`
+    # while tracing reset and step): 'highest' keeps TF32 out of MJX on Ampere and newer GPUs, as MuJoCo Playground
+    # advises; 'default' lets XLA choose (TF32 there). CPUs compute float32 either way.
+    matmul_precision: str = "highest"
 
     def __post_init__(self):
         if self.physics not in physics.PROFILES:
             raise ConfigError(f"physics={self.physics!r} is not a profile; known: {', '.join(physics.PROFILES)}")
         if self.impl not in physics.IMPLS:
             raise ConfigError(f"impl={self.impl!r} is not an MJX backend; known: {', '.join(physics.IMPLS)}")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            known = ", ".join(MATMUL_PRECISIONS)
+            raise ConfigError(f"matmul_precision={self.matmul_precision!r} is not a precision; known: {known}")
         for name in ("iterations", "ls_iterations"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -69,7 +79,7 @@ class EnvConfig:
         for key, value in overrides.items():
             if key not in known:
                 raise ConfigError(f"unknown env override {key!r} for {task}; known: {', '.join(known)}")
-            if key in ("physics", "impl") and not isinstance(value, str):
+            if key in ("physics", "impl", "matmul_precision") and not isinstance(value, str):
                 raise ConfigError(f"{key}={value!r} must be a string")
         return cls(**overrides)
 
@@ -137,10 +147,9 @@ class DmcEnv(abc.ABC):
 
     def reset(self, key: Array) -> State:
         """Starts an episode from a fresh random initial state."""
-        # dm_control also runs a forward pass before `initialize_episode`; only tasks that read its (then stale)
-        # results run it themselves (cheetah), which keeps it out of every other task's reset.
-        data = self._initialize_episode(self._blank_data(), key)
-        return self._first_state(data)
+        with self.precision():
+            data = physics.forward(self.mjx_model, self.initial_data(key), actuation=False)
+            return self.first_state(data)
 
     def reset_to(
         self,
@@ -157,6 +166,39 @@ class DmcEnv(abc.ABC):
 
         `mocap_pos`/`mocap_quat` place the tasks' per-episode targets (see `dm_control_model_state`).
         """
+        data = self.copied_data(qpos, qvel, act, ctrl, qacc_warmstart, time, mocap_pos, mocap_quat)
+        with self.precision():
+            return self.first_state(physics.forward(self.mjx_model, data, actuation=False))
+
+    def step(self, state: State, action: Array) -> State:
+        """Advances one control step."""
+        with self.precision():
+            data = self._before_step(state.pipeline_state, action)
+            return self.after_physics(state, physics.physics_step(self.mjx_model, data, self.n_substeps))
+
+    # --- Stages of reset and step ---------------------------------------------------------------------------------
+    # reset = forward(initial_data) then first_state; reset_to = forward(copied_data) then first_state; step =
+    # _before_step, physics_step, then after_physics. The physics (`envs.physics.forward`, `physics_step`) depends
+    # on the model alone, so a caller can compile it once for every task of a model (the test oracle does).
+
+    def initial_data(self, key: Array) -> mjx.Data:
+        """A fresh random initial physics state, before the reset's forward pass."""
+        # dm_control also runs a forward pass before `initialize_episode`; only tasks that read its (then stale)
+        # results run it themselves (cheetah), which keeps it out of every other task's reset.
+        return self._initialize_episode(self._blank_data(), key)
+
+    def copied_data(
+        self,
+        qpos: Array,
+        qvel: Array,
+        act: Array | None = None,
+        ctrl: Array | None = None,
+        qacc_warmstart: Array | None = None,
+        time: float | Array = 0.0,
+        mocap_pos: Array | None = None,
+        mocap_quat: Array | None = None,
+    ) -> mjx.Data:
+        """The model's default state with the given parts replaced (`reset_to`'s), before the forward pass."""
         data = self._blank_data()
         data = data.replace(qpos=jnp.asarray(qpos, data.qpos.dtype), qvel=jnp.asarray(qvel, data.qvel.dtype))
         data = data.replace(time=jnp.asarray(time, data.time.dtype))
@@ -170,12 +212,23 @@ class DmcEnv(abc.ABC):
         for name, value in optional.items():
             if value is not None:
                 data = data.replace(**{name: jnp.asarray(value, getattr(data, name).dtype)})
-        return self._first_state(data)
+        return data
 
-    def step(self, state: State, action: Array) -> State:
-        """Advances one control step."""
-        data = self._before_step(state.pipeline_state, action)
-        data = physics.physics_step(self.mjx_model, data, self.n_substeps)
+    def first_state(self, data: mjx.Data) -> State:
+        """dm_control's reset epilogue after the forward pass (with actuation disabled): the first observation."""
+        _, terms = self._get_reward(data)
+        zero = jnp.zeros((), jnp.float32)
+        return State(
+            pipeline_state=data,
+            obs=self._get_obs(data),
+            reward=zero,
+            done=zero,
+            metrics={f"reward/{k}": jnp.zeros_like(v, jnp.float32) for k, v in terms.items()},
+            info={},
+        )
+
+    def after_physics(self, state: State, data: mjx.Data) -> State:
+        """The State after a control step's physics: reward, observation, and `done` if the physics diverged."""
         reward, terms = self._get_reward(data)
         obs = self._get_obs(data)
         finite = jnp.isfinite(data.qpos).all() & jnp.isfinite(data.qvel).all() & jnp.isfinite(obs).all()
@@ -184,7 +237,9 @@ class DmcEnv(abc.ABC):
             obs=jnp.where(finite, obs, 0.0),
             reward=jnp.where(finite, reward, 0.0).astype(jnp.float32),
             done=(~finite).astype(jnp.float32),
-            metrics={f"reward/{k}": v for k, v in terms.items()},
+            # Keys that wrappers added (brax's EvalWrapper adds `reward`) are kept, so reset and step give states of
+            # the same structure, as scanning wrappers need.
+            metrics={**state.metrics, **{f"reward/{k}": jnp.asarray(v, jnp.float32) for k, v in terms.items()}},
         )
 
     def dm_control_model_state(self, dm_physics: Any) -> dict[str, np.ndarray]:
@@ -228,23 +283,13 @@ class DmcEnv(abc.ABC):
 
     # --- Helpers --------------------------------------------------------------------------------------------------
 
+    def precision(self) -> Any:
+        """The matrix-product precision context that reset and step trace under (`EnvConfig.matmul_precision`)."""
+        return jax.default_matmul_precision(self.config.matmul_precision)
+
     def _blank_data(self) -> mjx.Data:
         """mj_resetData: the model's default state."""
         return mjx.make_data(self.mjx_model)
-
-    def _first_state(self, data: mjx.Data) -> State:
-        """dm_control's reset epilogue: forward with actuation disabled, then the first observation."""
-        data = physics.forward(self.mjx_model, data, actuation=False)
-        _, terms = self._get_reward(data)
-        zero = jnp.zeros((), jnp.float32)
-        return State(
-            pipeline_state=data,
-            obs=self._get_obs(data),
-            reward=zero,
-            done=zero,
-            metrics={f"reward/{k}": jnp.zeros_like(v, jnp.float32) for k, v in terms.items()},
-            info={},
-        )
 
     def _settle(self, data: mjx.Data, n_steps: int) -> mjx.Data:
         """Runs `n_steps` physics steps with the current controls (dm_control's `physics.step(nstep=n)`)."""

@@ -16,6 +16,7 @@ over seeds and stays a real branch instead of becoming a select.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -143,11 +144,7 @@ class AutoReset(Wrapper):
         """Replaces the physics state, observation and episode counters of the ended envs by fresh ones."""
         keys = jax.vmap(jax.random.split)(state.info["rng"])
         fresh = self.env.reset_batch(keys[:, 1])
-
-        def pick(new, old):
-            mask = jnp.reshape(ended, ended.shape + (1,) * (old.ndim - ended.ndim))
-            return jnp.where(mask, new, old)
-
+        pick = functools.partial(where_ended, ended)
         info = dict(state.info)
         info["rng"] = keys[:, 0]
         for name in fresh.info:
@@ -155,10 +152,19 @@ class AutoReset(Wrapper):
         # The last step's truncation flag is part of the transition just made; the counters restart.
         info["truncation"] = state.info["truncation"]
         return state.replace(
-            pipeline_state=jax.tree.map(pick, fresh.pipeline_state, state.pipeline_state),
+            pipeline_state=pick(fresh.pipeline_state, state.pipeline_state),
             obs=pick(fresh.obs, state.obs),
             info=info,
         )
+
+
+def where_ended(ended: Array, new: Any, old: Any) -> Any:
+    """`new` in the envs (leading axis) where `ended`, else `old`, leaf by leaf."""
+
+    def pick(a: Array, b: Array) -> Array:
+        return jnp.where(jnp.reshape(ended, ended.shape + (1,) * (b.ndim - ended.ndim)), a, b)
+
+    return jax.tree.map(pick, new, old)
 
 
 def wrap_for_training(

@@ -7,6 +7,7 @@ order (orbax cannot store zero-size arrays, which MJX data has); restoring takes
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -14,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from flax import serialization
 
 from mjx_iqrl.agent import AgentConfig, PolicyParams, make_policy
 from mjx_iqrl.errors import ConfigError
@@ -107,19 +109,45 @@ def find_checkpoint(path: str | Path) -> Path:
     raise ConfigError(f"no checkpoint found at {path}")
 
 
+POLICY_FILE_SUFFIX = ".policy"
+"""Suffix of a policy exported to one file (`export_policy`)."""
+
+
+def export_policy(path: str | Path, params: PolicyParams, meta: dict[str, Any]) -> Path:
+    """Writes one seed's policy and the metadata that rebuilds it (`_meta` of the runner) to one msgpack file.
+
+    One small file travels where a checkpoint folder does not (e.g. off a leased machine without dm_control, to be
+    evaluated elsewhere with `python -m mjx_iqrl.evaluate <file> --backend dm_control`).
+    """
+    path = Path(path).with_suffix(POLICY_FILE_SUFFIX)
+    tree = {"encoder": params.encoder, "actor": params.actor}
+    payload = {"meta": json.dumps(meta), "params": jax.tree.map(np.asarray, jax.device_get(tree))}
+    path.write_bytes(serialization.msgpack_serialize(payload))
+    return path
+
+
+def _read_policy_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    payload = serialization.msgpack_restore(path.read_bytes())
+    return json.loads(payload["meta"]), payload["params"]
+
+
 def load_policy(path: str | Path, seed_index: int = 0) -> LoadedPolicy:
-    """Rebuilds the deterministic policy of a checkpoint (a run directory or one checkpoint folder).
+    """Rebuilds the deterministic policy of a checkpoint (a run directory, one checkpoint folder, or a file from
+    `export_policy`).
 
     Needs only the agent's networks: no env, replay or training code. For a multi-seed run, `seed_index` picks
     the seed.
     """
-    folder = find_checkpoint(path)
-    checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
-    restored = checkpointer.restore(
-        folder, args=ocp.args.Composite(policy=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
-    )
-    meta = restored["meta"]
-    params = jax.tree.map(lambda x: np.asarray(x)[seed_index], restored["policy"])
+    if Path(path).is_file() and Path(path).suffix == POLICY_FILE_SUFFIX:
+        meta, params = _read_policy_file(Path(path))
+    else:
+        folder = find_checkpoint(path)
+        checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+        restored = checkpointer.restore(
+            folder, args=ocp.args.Composite(policy=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
+        )
+        meta = restored["meta"]
+        params = jax.tree.map(lambda x: np.asarray(x)[seed_index], restored["policy"])
     params = PolicyParams(encoder=params["encoder"], actor=params["actor"])
     agent_cfg = AgentConfig.from_dict(meta["config"]["agent"])
     policy = make_policy(

@@ -23,6 +23,12 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 # The reference's exploration presets, converted from training episodes (1000 env steps each) to env steps.
 NOISE_DECAY_ENV_STEPS = {"easy": 50_000, "medium": 150_000, "hard": 500_000}
 
+# Default chunk size per JAX backend (train.chunk_env_steps=None): gradient updates per chunk, and a cap on its env
+# steps for the regimes and phases (warm-up) with few or no updates. On 2 CPU cores a paper-size update takes about
+# 0.3 s, so 100 updates are ~30 s; an accelerator runs one in milliseconds.
+CHUNK_UPDATES = {"cpu": 100, "accelerator": 2_000}
+CHUNK_ENV_STEPS = {"cpu": 20_000, "accelerator": 1_000_000}
+
 
 @dataclasses.dataclass(frozen=True)
 class TaskOptions:
@@ -44,6 +50,13 @@ class EnvOptions:
     """MJX backend: jax or warp."""
     action_repeat: int = 2
     """Control steps per agent step; rewards are summed (the reference uses 2)."""
+    matmul_precision: str = "highest"
+    """Precision of float32 matrix products in the physics: highest (no TF32 on GPUs, MuJoCo Playground's advice),
+    high or default."""
+
+    def make_kwargs(self) -> dict[str, Any]:
+        """The `envs.make` overrides these options set."""
+        return {"physics": self.physics, "impl": self.impl, "matmul_precision": self.matmul_precision}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,8 +75,10 @@ class TrainOptions:
     """Env steps collected before learning starts (noise std noise_start, no updates)."""
     replay_capacity: int = 1_000_000
     """Replay size in transitions (laid out as capacity // num_envs time steps x num_envs)."""
-    chunk_env_steps: int = 10_000
-    """Env steps per compiled chunk (rounded to whole vector steps); Python logs and checkpoints between chunks."""
+    chunk_env_steps: int | None = None
+    """Env steps per compiled chunk (rounded to whole vector steps); Python logs and checkpoints between chunks.
+    None picks it from the regime and the device: about CHUNK_UPDATES gradient updates per chunk, at most
+    CHUNK_ENV_STEPS env steps, so that the progress bar moves every half minute or sooner."""
     noise_start: float = 1.0
     """Exploration noise std (in units of the action half-range) during warm-up and at the start of learning."""
     noise_end: float = 0.1
@@ -147,7 +162,7 @@ class Config:
             "train.num_envs": self.train.num_envs,
             "train.batch_size": self.train.batch_size,
             "train.replay_capacity": self.train.replay_capacity,
-            "train.chunk_env_steps": self.train.chunk_env_steps,
+            "train.chunk_env_steps": 1 if self.train.chunk_env_steps is None else self.train.chunk_env_steps,
             "env.action_repeat": self.env.action_repeat,
             "eval.every_env_steps": self.eval.every_env_steps,
             "eval.episodes": self.eval.episodes,
@@ -182,8 +197,6 @@ class Derived:
     """num_envs x action_repeat: env steps of one agent step of every env."""
     vector_steps_per_chunk: int
     """Agent steps of the vectorised env per compiled chunk."""
-    num_chunks: int
-    """Chunks to reach total_env_steps."""
     update_rate: tuple[int, int]
     """num_envs x utd_ratio as an exact fraction (numerator, denominator): gradient updates per vector step."""
     warmup_vector_steps: int
@@ -212,13 +225,34 @@ class Derived:
         return (a // q) * p + ((a % q) * p) // q
 
 
-def derive(cfg: Config, episode_length: int) -> Derived:
-    """The loop's counts for `cfg` on a task with `episode_length` control steps; ConfigError if impossible."""
+def chunk_vector_steps(cfg: Config, backend: str | None = None) -> int:
+    """Vector steps per chunk: train.chunk_env_steps when set, else the default for the regime on `backend`
+    (None: JAX's default backend), about CHUNK_UPDATES updates and at most CHUNK_ENV_STEPS env steps."""
+    t = cfg.train
+    per_vector = t.num_envs * cfg.env.action_repeat
+    if t.chunk_env_steps is not None:
+        return max(1, round(t.chunk_env_steps / per_vector))
+    if backend is None:
+        import jax
+
+        backend = jax.default_backend()
+    kind = "cpu" if backend == "cpu" else "accelerator"
+    updates_per_vector_step = t.num_envs * t.utd_ratio
+    by_updates = CHUNK_UPDATES[kind] / updates_per_vector_step
+    by_env_steps = CHUNK_ENV_STEPS[kind] / per_vector
+    return max(1, math.floor(min(by_updates, by_env_steps)))
+
+
+def derive(cfg: Config, episode_length: int, backend: str | None = None) -> Derived:
+    """The loop's counts for `cfg` on a task with `episode_length` control steps; ConfigError if impossible.
+
+    `backend` (default: JAX's) only matters for the default chunk size (`chunk_vector_steps`).
+    """
     t = cfg.train
     if episode_length % cfg.env.action_repeat:
         raise ConfigError(f"env.action_repeat={cfg.env.action_repeat} does not divide the episode ({episode_length})")
     per_vector = t.num_envs * cfg.env.action_repeat
-    chunk = max(1, round(t.chunk_env_steps / per_vector))
+    chunk = chunk_vector_steps(cfg, backend)
     horizon = cfg.agent.horizon
     replay_length = t.replay_capacity // t.num_envs
     if replay_length < horizon + 1:
@@ -236,7 +270,6 @@ def derive(cfg: Config, episode_length: int) -> Derived:
     return Derived(
         env_steps_per_vector_step=per_vector,
         vector_steps_per_chunk=chunk,
-        num_chunks=math.ceil(t.total_env_steps / (chunk * per_vector)),
         update_rate=(rate.numerator, rate.denominator),
         warmup_vector_steps=warmup,
         replay_length=replay_length,
@@ -252,23 +285,13 @@ def from_dict(values: dict[str, Any]) -> Config:
 
 def _parse_override(text: str) -> tuple[str, Any]:
     """Splits and type-checks one `key=value` override against the Config schema (values parsed as YAML)."""
-    import yaml
-
     if "=" not in text:
         raise ConfigError(f"override {text!r} is not of the form key=value")
     key, raw = text.split("=", 1)
     key = key.lstrip("+~")
     if key in ("task", "preset"):
         return key, raw
-    hint = schema.leaf_hint(Config, key)
-    try:
-        value = yaml.safe_load(raw) if raw != "" else ""
-    except yaml.YAMLError:
-        value = raw
-    if isinstance(value, str) and schema.describe(hint) in ("int", "float", "bool"):
-        raise ConfigError(f"{key}={raw!r} must be {schema.describe(hint)}")
-    schema.coerce(value, hint, key)
-    return key, value
+    return key, schema.parse_value(raw, schema.leaf_hint(Config, key), key)
 
 
 def check_overrides(overrides: Sequence[str]) -> None:

@@ -20,8 +20,8 @@ import numpy as np
 
 import envs
 from mjx_iqrl.checkpoint import LoadedPolicy, load_policy
-from mjx_iqrl.eval_episodes import dm_control_returns, make_evaluate
 from mjx_iqrl.errors import ConfigError
+from mjx_iqrl.eval_episodes import dm_control_returns, make_evaluate
 
 
 def evaluate_mjx(policy: LoadedPolicy, episodes: int, seed: int, physics: str, action_repeat: int) -> np.ndarray:

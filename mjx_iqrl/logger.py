@@ -56,15 +56,41 @@ class JsonlSink:
 
 
 class ProgressBar:
-    """A console bar over env steps with steps per second, the last evaluation return and the time left."""
+    """A console bar over env steps with steps per second, the last evaluation return and the time left.
 
-    def __init__(self, total_env_steps: int, initial: int = 0):
+    The time left is extrapolated from the learning phase only (after `learning_starts` env steps): the warm-up
+    collects data without gradient updates and runs many times faster, so it says nothing about what follows.
+    """
+
+    def __init__(self, total_env_steps: int, initial: int = 0, learning_starts: int = 0):
         from tqdm import tqdm
 
         self._bar = tqdm(
-            total=total_env_steps, initial=initial, unit="step", unit_scale=True, dynamic_ncols=True, file=sys.stderr
+            total=total_env_steps,
+            initial=initial,
+            unit="step",
+            unit_scale=True,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
         )
+        self._total = total_env_steps
+        self._learning_starts = learning_starts
+        self._learning_origin: tuple[int, float] | None = None
         self._eval: float | None = None
+
+    def _time_left(self, env_steps: int, elapsed_s: float | None) -> str:
+        """'warm-up' before learning starts; then the learning phase's seconds per env step times those left."""
+        if env_steps < self._learning_starts or elapsed_s is None:
+            return "warm-up"
+        if self._learning_origin is None:
+            self._learning_origin = (env_steps, elapsed_s)
+            return "?"
+        steps, seconds = env_steps - self._learning_origin[0], elapsed_s - self._learning_origin[1]
+        if steps <= 0:
+            return "?"
+        left = max(0.0, (self._total - env_steps) * seconds / steps)
+        return _clock(left)
 
     def write(self, record: dict[str, Any]) -> None:
         """Advances to the record's env steps and refreshes the postfix."""
@@ -77,12 +103,21 @@ class ProgressBar:
             postfix["eval"] = f"{self._eval:.1f}"  # the IQM over seeds when there are several
         if "train/episode_return" in record and record.get("train/episodes"):
             postfix["train"] = f"{record['train/episode_return']:.1f}"
+        if "chunk" in record:
+            postfix["left"] = self._time_left(record["env_steps"], record.get("time/elapsed_s"))
         self._bar.set_postfix(postfix, refresh=False)
         self._bar.update(max(0, record["env_steps"] - self._bar.n))
 
     def close(self) -> None:
         """Closes the bar."""
         self._bar.close()
+
+
+def _clock(seconds: float) -> str:
+    """H:MM:SS (or M:SS under an hour)."""
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class WandbSink:
@@ -136,9 +171,16 @@ class Logger:
             sink.close()
 
 
-def make_logger(cfg: Config, run_dir: Path, config_dict: dict[str, Any], resume_env_steps: int | None) -> Logger:
+def make_logger(
+    cfg: Config,
+    run_dir: Path,
+    config_dict: dict[str, Any],
+    resume_env_steps: int | None,
+    learning_starts: int = 0,
+) -> Logger:
     """The sinks `cfg.logger` asks for: always metrics.jsonl; the progress bar and wandb when enabled.
 
+    `learning_starts` (env steps of the warm-up) lets the bar extrapolate the time left from the learning phase.
     In a multi-host run only process 0 writes.
     """
     import jax
@@ -147,7 +189,7 @@ def make_logger(cfg: Config, run_dir: Path, config_dict: dict[str, Any], resume_
         return Logger([])
     sinks: list[Sink] = [JsonlSink(run_dir / "metrics.jsonl", resume_env_steps)]
     if cfg.logger.progress:
-        sinks.append(ProgressBar(cfg.train.total_env_steps, initial=resume_env_steps or 0))
+        sinks.append(ProgressBar(cfg.train.total_env_steps, resume_env_steps or 0, learning_starts))
     if cfg.logger.wandb:
         sinks.append(WandbSink(cfg.logger, run_dir, config_dict, run_name=f"{cfg.task.name}/{run_dir.name}"))
     return Logger(sinks)

@@ -6,8 +6,10 @@ uses PRNG seed `seed + i`), and one jitted chunk advances all of them. Python on
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime
+import sys
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,7 +22,7 @@ import yaml
 from mjx_iqrl import schema, sharding
 from mjx_iqrl.aggregate import summarize
 from mjx_iqrl.checkpoint import Checkpointer
-from mjx_iqrl.config import Config, derive
+from mjx_iqrl.config import Config, Derived, derive
 from mjx_iqrl.errors import ConfigError
 from mjx_iqrl.logger import make_logger
 from mjx_iqrl.training import Trainer, TrainerState, loss_names, make_train
@@ -61,25 +63,91 @@ class CompiledRun:
             donate_argnums=0,
         )
         self.evaluate = jax.jit(jax.vmap(self.trainer.evaluate), out_shardings=replicated)
-        self._executable: Any = None
-        self.compile_s = 0.0
+        self.num_seeds = cfg.num_seeds
+        self._executables: dict[str, Any] = {}
+        self.compile_seconds: dict[str, float] = {}
+        """Seconds spent compiling each program ahead of time: chunk, init, evaluate."""
+
+    @property
+    def compile_s(self) -> float:
+        """Seconds spent compiling so far (every program compiled ahead of time)."""
+        return sum(self.compile_seconds.values())
+
+    def _compiled(self, name: str, lower: Any) -> Any:
+        if name not in self._executables:
+            t0 = time.perf_counter()
+            self._executables[name] = lower().compile()
+            self.compile_seconds[name] = time.perf_counter() - t0
+        return self._executables[name]
 
     def chunk_executable(self) -> Any:
-        """The chunk compiled ahead of time (timed in `compile_s`).
+        """The chunk compiled ahead of time (timed in `compile_seconds`).
 
         It is lowered from the abstract state, before anything else is traced, so that a fresh run and a resumed
         one produce the same program text and share the persistent compilation cache.
         """
-        if self._executable is None:
-            t0 = time.perf_counter()
-            self._executable = self.chunk.lower(self.abstract_state).compile()
-            self.compile_s = time.perf_counter() - t0
-        return self._executable
+        return self._compiled("chunk", lambda: self.chunk.lower(self.abstract_state))
+
+    def init_executable(self) -> Any:
+        """`init` over the seed keys, compiled ahead of time."""
+        keys = jax.ShapeDtypeStruct((self.num_seeds, 2), jnp.uint32)
+        return self._compiled("init", lambda: self.init.lower(keys))
+
+    def evaluate_executable(self) -> Any:
+        """The evaluation episodes of every seed's policy, compiled ahead of time."""
+        keys = jax.ShapeDtypeStruct((self.num_seeds, 2), jnp.uint32)
+        return self._compiled("evaluate", lambda: self.evaluate.lower(self.abstract_state.agent.policy_params, keys))
+
+
+def describe_program(cfg: Config, derived: Derived) -> str:
+    """One line on what a run compiles: task, seeds x envs, batch, updates per agent step, chunk size."""
+    p, q = derived.update_rate
+    rate = f"{p / q:g}"
+    return (
+        f"{cfg.task.name}, {cfg.num_seeds} seed(s) x {cfg.train.num_envs} env(s), batch {cfg.train.batch_size}, "
+        f"{rate} update(s) per agent step, {derived.vector_steps_per_chunk} agent steps "
+        f"({derived.env_steps_per_chunk} env steps) per chunk, on {jax.default_backend()}"
+    )
+
+
+def program_key(cfg: Config) -> Config:
+    """`cfg` with every field that does not shape the compiled programs reset: budget, evaluation and checkpoint
+    periods, seed, paths, logging. Runs with equal keys run the same programs."""
+    d = Config()
+    return dataclasses.replace(
+        cfg,
+        seed=d.seed,
+        preset=d.preset,
+        run_dir=None,
+        resume=False,
+        distributed=False,
+        train=dataclasses.replace(cfg.train, total_env_steps=d.train.total_env_steps, max_train_seconds=None),
+        eval=dataclasses.replace(cfg.eval, every_env_steps=d.eval.every_env_steps),
+        checkpoint=d.checkpoint,
+        logger=d.logger,
+    )
+
+
+_COMPILED: collections.OrderedDict[Config, CompiledRun] = collections.OrderedDict()
+_COMPILED_KEPT = 2
+"""Compiled runs kept in this process (each holds its executables)."""
 
 
 def compile_run(cfg: Config) -> CompiledRun:
-    """make_train for `cfg`, vmapped over seeds and jitted (the chunk donates its input state)."""
-    return CompiledRun(cfg)
+    """make_train for `cfg`, vmapped over seeds and jitted (the chunk donates its input state).
+
+    The last few are kept: a run whose programs equal an earlier one's (`program_key`: another seed, budget or
+    evaluation period) reuses its compiled programs instead of compiling them again.
+    """
+    key = program_key(cfg)
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+    compiled = CompiledRun(cfg)
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > _COMPILED_KEPT:
+        _COMPILED.popitem(last=False)
+    return compiled
 
 
 def seed_keys(cfg: Config) -> jax.Array:
@@ -108,23 +176,41 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
     trainer = compiled.trainer
     # The budget is this run's own; everything else that shapes the program must match the compiled one.
     derived = derive(cfg, trainer.env.episode_length)
-    if dataclasses.replace(derived, num_chunks=0) != dataclasses.replace(trainer.derived, num_chunks=0):
+    if derived != trainer.derived:
         raise ValueError("the compiled run was built for a different configuration")
     keys = seed_keys(cfg)
     config_dict = schema.to_dict(cfg)
 
     t_start = time.perf_counter()
+    compiled_before = compiled.compile_s  # a reused CompiledRun compiles nothing again
+    progress = cfg.logger.progress and jax.process_index() == 0
+    if progress:
+        print(
+            f"mjx_iqrl: compiling the training chunk: {describe_program(cfg, derived)} ...", file=sys.stderr, flush=True
+        )
     chunk_fn = compiled.chunk_executable()
+    if progress:
+        print("mjx_iqrl: compiling initialisation and evaluation ...", file=sys.stderr, flush=True)
+    init_fn = compiled.init_executable()
+    compiled.evaluate_executable()
+    if progress:
+        parts = ", ".join(f"{k} {v:.0f} s" for k, v in compiled.compile_seconds.items())
+        print(
+            f"mjx_iqrl: compiled in {compiled.compile_s - compiled_before:.0f} s ({parts})", file=sys.stderr, flush=True
+        )
     if cfg.resume:
         state, meta = checkpointer.restore(compiled.abstract_state)
-        start_chunk, train_time = meta["chunk"], meta["train_time_s"]
+        chunk, env_steps, train_time = meta["chunk"], meta["env_steps"], meta["train_time_s"]
     else:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict, sort_keys=False))
-        state, start_chunk, train_time = compiled.init(keys), 0, 0.0
+        state, chunk, env_steps, train_time = init_fn(keys), 0, 0, 0.0
 
     per_chunk = derived.env_steps_per_chunk  # env steps of one seed, as the paper counts
-    logger = make_logger(cfg, run_dir, config_dict, resume_env_steps=start_chunk * per_chunk if cfg.resume else None)
+    learning_starts = derived.warmup_vector_steps * derived.env_steps_per_vector_step
+    logger = make_logger(
+        cfg, run_dir, config_dict, resume_env_steps=env_steps if cfg.resume else None, learning_starts=learning_starts
+    )
     records: list[dict[str, Any]] = []
 
     def emit(record: dict[str, Any]) -> None:
@@ -132,19 +218,20 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
         logger.log(record)
 
     try:
-        if start_chunk == 0:
-            emit({"env_steps": 0, "time/compile_s": compiled.compile_s, **_evaluate(compiled, state, cfg, 0)})
+        if chunk == 0:
+            compile_s = compiled.compile_s - compiled_before
+            emit({"env_steps": 0, "time/compile_s": compile_s, **_evaluate(compiled, state, cfg, 0)})
 
-        for chunk in range(start_chunk, derived.num_chunks):
+        while env_steps < cfg.train.total_env_steps:
             t0 = time.perf_counter()
             state, metrics = chunk_fn(state)
             metrics = jax.device_get(metrics)
             elapsed = time.perf_counter() - t0
             train_time += elapsed
-            env_steps = (chunk + 1) * per_chunk
+            chunk, env_steps = chunk + 1, env_steps + per_chunk
             _check_finite(metrics, env_steps, per_chunk)
 
-            record: dict[str, Any] = {"env_steps": env_steps, "chunk": chunk + 1, "updates": int(np.max(state.updates))}
+            record: dict[str, Any] = {"env_steps": env_steps, "chunk": chunk, "updates": int(np.max(state.updates))}
             for key, value in metrics.items():
                 if key.startswith("train/") and _measured(key, metrics):
                     record.update(summarize(value, key, bootstrap=False))
@@ -153,15 +240,15 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
             record["time/train_s"] = train_time
             record["time/elapsed_s"] = time.perf_counter() - t_start
             limit = cfg.train.max_train_seconds
-            last = chunk + 1 == derived.num_chunks or (limit is not None and train_time >= limit)
+            last = env_steps >= cfg.train.total_env_steps or (limit is not None and train_time >= limit)
             if _crossed(env_steps, per_chunk, cfg.eval.every_env_steps) or last:
-                record.update(_evaluate(compiled, state, cfg, chunk + 1))
+                record.update(_evaluate(compiled, state, cfg, chunk))
             # Log before saving: a run killed in between resumes from the previous checkpoint and rewrites this.
             emit(record)
             save_every = cfg.checkpoint.every_env_steps
             if last or (save_every and _crossed(env_steps, per_chunk, save_every)):
-                meta = _meta(cfg, trainer, config_dict, chunk + 1, env_steps, train_time)
-                checkpointer.save(chunk + 1, state, jax.device_get(state.agent.policy_params), meta)
+                meta = _meta(cfg, trainer, config_dict, chunk, env_steps, train_time)
+                checkpointer.save(chunk, state, jax.device_get(state.agent.policy_params), meta)
             if last:
                 break
     finally:
@@ -191,7 +278,9 @@ def _crossed(env_steps: int, per_chunk: int, every: int) -> bool:
 def _evaluate(compiled: CompiledRun, state: TrainerState, cfg: Config, chunk: int) -> dict[str, Any]:
     """Deterministic-policy returns of every seed (keys depend only on seed and chunk, so resume repeats them)."""
     keys = jax.vmap(lambda k: jax.random.fold_in(k, chunk))(seed_keys(cfg) + 1)
-    returns = np.asarray(jax.device_get(compiled.evaluate(state.agent.policy_params, keys)))  # [S, episodes]
+    returns = np.asarray(
+        jax.device_get(compiled.evaluate_executable()(state.agent.policy_params, keys))
+    )  # [S, episodes]
     out = summarize(returns.mean(axis=1), "eval/return_mean")
     out["eval/return_std"] = float(returns.std(axis=1).mean())
     return out
@@ -209,6 +298,22 @@ def _check_finite(metrics: dict[str, np.ndarray], env_steps: int, per_chunk: int
         f"{loss} became non-finite at update {int(first[seed]) + 1} (seed index {seed}, in the chunk ending at env "
         f"step {env_steps}); stopped, the last good checkpoint is kept"
     )
+
+
+def policy_meta(cfg: Config, env_steps: int) -> dict[str, Any]:
+    """What rebuilding a policy of `cfg` needs without the training code (`checkpoint.load_policy`)."""
+    import envs
+
+    task_env = envs.make(cfg.task.name, **cfg.env.make_kwargs())
+    low, high = task_env.action_bounds
+    return {
+        "env_steps": env_steps,
+        "config": schema.to_dict(cfg),
+        "observation_size": task_env.observation_size,
+        "action_size": task_env.action_size,
+        "action_low": np.asarray(low).tolist(),
+        "action_high": np.asarray(high).tolist(),
+    }
 
 
 def _meta(cfg: Config, trainer: Trainer, config_dict: dict, chunk: int, env_steps: int, train_s: float) -> dict:

@@ -164,3 +164,17 @@ def leaf_hint(cls: type, dotted: str) -> Any:
             raise ConfigError(f"unknown config key {dotted!r}; known under {where}: {', '.join(sorted(names))}")
         hint = _hints(hint)[part]
     return hint
+
+
+def parse_value(raw: str, hint: Any, key: str) -> Any:
+    """A command-line value (YAML syntax) checked against type `hint`; a one-line ConfigError naming `key`."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and describe(hint) in ("int", "float", "bool"):
+        raise ConfigError(f"{key}={raw!r} must be {describe(hint)}")
+    coerce(value, hint, key)
+    return value

@@ -16,39 +16,25 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from mjx_iqrl import config, schema
+from mjx_iqrl import cli, config
 from mjx_iqrl.errors import ConfigError, ModelFilesError
-
-# Hydra's own flags that take a value, and the sweep flag.
-_HYDRA_FLAGS = ("--multirun", "-m", "--cfg", "-c", "--resolve", "--info", "-i")
 
 
 def help_text() -> str:
     """Usage, examples, presets, tasks and every option with its default and meaning."""
     import envs
 
-    lines = [__doc__.strip(), "", "Options (key=value; defaults in configs/config.yaml):"]
-    for key, hint, default, doc in schema.walk_fields(config.Config):
-        shown = list(default) if isinstance(default, tuple) else default
-        lines.append(f"  {key}={shown}  ({schema.describe(hint)})")
-        if doc:
-            lines.append(f"      {doc}")
     presets = sorted(p.stem for p in (config.CONFIG_DIR / "preset").glob("*.yaml"))
-    lines += [
-        "",
-        f"Presets (preset=<name>): {', '.join(presets)}",
-        f"Tasks (task=<name>): {', '.join(envs.list_tasks())}",
-    ]
-    return "\n".join(lines)
-
-
-def _check(overrides: Sequence[str], sweep: bool) -> None:
-    """Validates every override; in a sweep, each comma-separated value of a key separately."""
-    for text in overrides:
-        key, sep, value = text.partition("=")
-        values = value.split(",") if sweep and sep and not value.startswith("[") else [value]
-        for v in values:
-            config.check_overrides([f"{key}={v}" if sep else text])
+    return "\n".join(
+        [
+            __doc__.strip(),
+            "",
+            *cli.options_help(config.Config, "configs/config.yaml"),
+            "",
+            f"Presets (preset=<name>): {', '.join(presets)}",
+            f"Tasks (task=<name>): {', '.join(envs.list_tasks())}",
+        ]
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,26 +43,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "--help" in argv or "-h" in argv:
         print(help_text())
         return 0
-    flags = [a for a in argv if a.startswith("-")]
-    overrides = [a for a in argv if not a.startswith("-")]
-    unknown = [f for f in flags if f.split("=")[0] not in _HYDRA_FLAGS and not f.startswith("--config")]
     try:
-        if unknown:
-            raise ConfigError(f"unknown flag {unknown[0]!r}; options are key=value overrides (see --help)")
-        sweep = any(f in ("--multirun", "-m") for f in flags)
-        _check(overrides, sweep)
+        flags, overrides, sweep = cli.split_argv(argv)
+        cli.check_each(overrides, sweep, config.check_overrides)
         overrides = config.normalise_overrides(overrides)
         if not sweep:
             # The whole composed config is validated before hydra creates a run directory.
             _check_resumable(config.compose(overrides))
     except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    run_dir = next((o.split("=", 1)[1] for o in overrides if o.startswith("run_dir=")), None)
-    if run_dir and run_dir != "null":
-        overrides.append(f"hydra.run.dir={run_dir}")
-    sys.argv = [sys.argv[0], *flags, *overrides]
-    _hydra_entry()
+        return cli.fail(err)
+    cli.launch(config.CONFIG_DIR, _task_function, flags, overrides)
     return 0
 
 
@@ -102,17 +78,10 @@ def _task_function(composed) -> None:
         cfg = config.from_omegaconf(OmegaConf.to_container(composed, resolve=True))
         run(cfg, run_dir=cfg.run_dir or HydraConfig.get().runtime.output_dir)
     except (ConfigError, ModelFilesError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(cli.fail(err))
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(3)
-
-
-def _hydra_entry() -> None:
-    import hydra
-
-    hydra.main(config_path=str(config.CONFIG_DIR), config_name="config", version_base="1.3")(_task_function)()
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ def make_training_agent(cfg: Config, task_env: Any) -> Agent:
 
 def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
     """Builds env, agent and the pure training functions; `axis_name` names an outer vmap over seeds, if any."""
-    task_env = envs.make(cfg.task.name, physics=cfg.env.physics, impl=cfg.env.impl)
+    task_env = envs.make(cfg.task.name, **cfg.env.make_kwargs())
     derived = derive(cfg, task_env.episode_length)
     env = envs.wrap_for_training(task_env, cfg.train.num_envs, cfg.env.action_repeat, axis_name=axis_name)
     agent = make_training_agent(cfg, task_env)

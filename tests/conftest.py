@@ -22,22 +22,31 @@ def _task(item) -> str:
     return getattr(item.module, "TASK", "")
 
 
+def _domain(task: str) -> str:
+    """dm_control's domain of a task ('' for none): its tasks share a model and its compiled physics."""
+    if not task:
+        return ""
+    from envs import registry
+
+    return registry.spec(task).dm_control[0]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Runs each task's tests back to back (tests without a task first, in their order)."""
-    items.sort(key=lambda item: _task(item))
+    """Runs each domain's tests back to back, task by task (tests without a task first, in their order)."""
+    items.sort(key=lambda item: (_domain(_task(item)), _task(item)))
 
 
-_current = {"task": ""}
+_current = {"domain": ""}
 
 
 def pytest_runtest_setup(item):
-    """Before a new task's first test, drops the previous task's compiled programs (many dozens of live MJX
+    """Before a new domain's first test, drops the previous domain's compiled programs (many dozens of live MJX
     executables in one process have crashed XLA's CPU compiler)."""
-    task = _task(item)
-    if task and task != _current["task"]:
+    domain = _domain(_task(item))
+    if domain and domain != _current["domain"]:
         from tests.envs import oracle
 
-        oracle.compiled.cache_clear()
+        oracle.clear()
         jax.clear_caches()
         gc.collect()
-        _current["task"] = task
+        _current["domain"] = domain

@@ -77,6 +77,11 @@ class AgentConfig:
     noise_clip: float = 0.3
     """Clip of the target-policy smoothing noise, in units of the action half-range."""
 
+    # Numerics.
+    matmul_precision: str = "default"
+    """Precision of float32 matrix products in the networks (`jax.default_matmul_precision` while tracing the update
+    and the policy): default lets XLA choose (TF32 on Ampere and newer GPUs), high or highest force more."""
+
     # Diagnostics.
     log_latent_rank: bool = True
     """Report the effective rank (srank) of the latent batch; costs one SVD per update."""
@@ -161,5 +166,7 @@ def _check_values(cfg: AgentConfig) -> None:
             fail(name, "must be >= 0")
     if cfg.actor_update_freq < 1:
         fail("actor_update_freq", "must be >= 1")
+    if cfg.matmul_precision not in ("default", "high", "highest"):
+        fail("matmul_precision", "must be default, high or highest")
     if not 0.0 <= cfg.rank_delta < 1.0:
         fail("rank_delta", "must be in [0, 1)")

@@ -45,7 +45,8 @@ def policy_from_networks(networks: AgentNetworks) -> Policy:
     def act_deterministic(params: Any, obs: jax.Array) -> jax.Array:
         """Deterministic action pi(FSQ(e(obs))), shape [N, action_size]."""
         p = as_policy_params(params)
-        return networks.policy(p.actor, networks.encode(p.encoder, obs))
+        with jax.default_matmul_precision(networks.cfg.matmul_precision):
+            return networks.policy(p.actor, networks.encode(p.encoder, obs))
 
     def act(params: Any, obs: jax.Array, key: jax.Array, noise_std: jax.Array | float) -> jax.Array:
         """Exploration action with Gaussian noise of std action_scale * noise_std (noise_std may be traced)."""

@@ -266,7 +266,17 @@ def make_agent(
             metrics["latent_srank"] = effective_rank(transition.z, cfg.rank_delta)
         return new_state, {name: jnp.asarray(value, jnp.float32) for name, value in metrics.items()}
 
+    def update_at_precision(
+        state: TrainState, batch: Batch, key: jax.Array, step: jax.Array | None = None
+    ) -> tuple[TrainState, Metrics]:
+        with jax.default_matmul_precision(cfg.matmul_precision):
+            return update(state, batch, key, step)
+
     policy = policy_from_networks(networks)
     return Agent(
-        init=init, update=update, act=policy.act, act_deterministic=policy.act_deterministic, networks=networks
+        init=init,
+        update=functools.wraps(update)(update_at_precision),
+        act=policy.act,
+        act_deterministic=policy.act_deterministic,
+        networks=networks,
     )

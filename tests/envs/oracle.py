@@ -1,4 +1,12 @@
-"""Test helpers around dm_control as the oracle, a session-wide cache of compiled tasks, and the heavy-model mark."""
+"""Test helpers around dm_control as the oracle, a session-wide cache of compiled tasks, and the heavy-model mark.
+
+Compilation is what the env tests spend their time on, and almost all of it is MJX's physics. So a task's reset,
+reset_to and step run here as the env's own stages (`DmcEnv.initial_data`, `copied_data`, `first_state`,
+`_before_step`, `after_physics`, see `envs.core`) around two physics programs, `FORWARD` and `PHYSICS_STEP`, that
+take the MJX model as an argument: they are compiled once per model and serve every task that shares it (walker's
+stand, walk and run; cartpole's four tasks; ...). `test_staged_env_equals_the_compiled_env` checks that the stages
+compose to exactly what `jax.jit(env.reset)` and `jax.jit(env.step)` compute.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +16,7 @@ import jax
 import pytest
 
 import envs
-from envs import registry
+from envs import physics, registry
 from envs.reference import flat_obs, load, physics_state
 
 __all__ = ["Compiled", "compiled", "dm_control_resets", "flat_obs", "load", "params", "physics_state"]
@@ -17,7 +25,7 @@ __all__ = ["Compiled", "compiled", "dm_control_resets", "flat_obs", "load", "par
 # which the default test run deselects (`python -m pytest -m heavy` runs them); `test_heavy_models.py` still steps
 # one task of each in the default run.
 HEAVY_DOMAINS = ("dog", "humanoid")
-# Batch of every compiled reset: the invariants, the initial-state distribution and the domain tests share it.
+# Samples of the initial-state distribution tests (slow tier) and of the domains' initial-state checks.
 RESET_BATCH = 64
 
 
@@ -31,20 +39,65 @@ def params(tasks: list[str]) -> list:
     return [pytest.param(t, marks=pytest.mark.heavy) if is_heavy(t) else t for t in tasks]
 
 
+@functools.partial(jax.jit, static_argnames="precision")
+def FORWARD(model, data, precision: str):
+    """The reset's forward pass (actuation disabled), compiled once per model."""
+    with jax.default_matmul_precision(precision):
+        return physics.forward(model, data, actuation=False)
+
+
+@functools.partial(jax.jit, static_argnames=("n_substeps", "precision"))
+def PHYSICS_STEP(model, data, n_substeps: int, precision: str):
+    """One control step's physics sub-steps, compiled once per model."""
+    with jax.default_matmul_precision(precision):
+        return physics.physics_step(model, data, n_substeps)
+
+
 class Compiled:
-    """One task's env with its jitted functions, built once per test session (compilation is the cost)."""
+    """One task's env with its jitted stages, built once per test session; the physics is shared per model."""
 
     def __init__(self, task: str, **overrides):
         self.task = task
-        self.env = envs.make(task, **overrides)
-        self.reset_batch = jax.jit(jax.vmap(self.env.reset))
-        self.reset_to = jax.jit(self.env.reset_to)
-        self.step = jax.jit(self.env.step)
+        self.env = env = envs.make(task, **overrides)
+        self._precision = env.config.matmul_precision
+
+        def staged(fn):
+            def run(*args):
+                with env.precision():
+                    return fn(*args)
+
+            return jax.jit(run)
+
+        self._initial_data = staged(env.initial_data)
+        self._copied_data = jax.jit(env.copied_data)
+        self._first_state = staged(env.first_state)
+        self._before_step = staged(lambda state, action: env._before_step(state.pipeline_state, action))
+        self._after_physics = staged(env.after_physics)
+
+    def _forward(self, data):
+        return FORWARD(self.env.mjx_model, data, precision=self._precision)
 
     def reset(self, key):
-        """`env.reset(key)`, through the compiled batched reset (one compilation serves every reset test)."""
-        keys = jax.numpy.concatenate([key[None], jax.random.split(key, RESET_BATCH - 1)])
-        return jax.tree.map(lambda x: x[0], self.reset_batch(keys))
+        """`env.reset(key)`, stage by stage."""
+        return self._first_state(self._forward(self._initial_data(key)))
+
+    def resets(self, key, n: int = RESET_BATCH) -> list:
+        """`n` resets with the keys `jax.random.split(key, n)`."""
+        return [self.reset(k) for k in jax.random.split(key, n)]
+
+    def reset_to(self, **state):
+        """`env.reset_to(**state)`, stage by stage."""
+        return self._first_state(self._forward(self._copied_data(**state)))
+
+    def step(self, state, action):
+        """`env.step(state, action)`, stage by stage."""
+        data = PHYSICS_STEP(
+            self.env.mjx_model,
+            self._before_step(state, action),
+            n_substeps=self.env.n_substeps,
+            precision=self._precision,
+        )
+        return self._after_physics(state, data)
 
     def copy_from(self, dm_env):
         """Our State at dm_control's current physics state (and its per-episode model state)."""
@@ -55,6 +108,13 @@ class Compiled:
 def compiled(task: str, physics: str = "dmc") -> Compiled:
     """Session-wide cache of compiled tasks, shared by every test module."""
     return Compiled(task, physics=physics)
+
+
+def clear() -> None:
+    """Drops every compiled task and the shared physics programs."""
+    compiled.cache_clear()
+    FORWARD.clear_cache()
+    PHYSICS_STEP.clear_cache()
 
 
 def dm_control_resets(task: str, n: int, seed: int = 1000) -> list:

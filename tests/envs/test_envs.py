@@ -237,3 +237,24 @@ def test_fast_profile_changes_only_solver_settings():
     assert fast.mj_model.opt.iterations == 2 and dmc.mj_model.opt.iterations == 100
     assert fast.n_substeps == 5 and dmc.n_substeps == 10
     assert fast.observation_size == dmc.observation_size
+
+
+def test_staged_env_equals_the_compiled_env():
+    """The oracle runs reset, reset_to and step as the env's stages around physics compiled once per model; they
+    compose to what `jax.jit` of the env's own reset, reset_to and step computes (cartpole, 5 steps)."""
+    c = oracle.compiled("cartpole-swingup")
+    env = c.env
+    reset, reset_to, step = jax.jit(env.reset), jax.jit(env.reset_to), jax.jit(env.step)
+    key = jax.random.key(3)
+    ours, theirs = c.reset(key), reset(key)
+    data = theirs.pipeline_state
+    copied, copied_jit = c.reset_to(qpos=data.qpos, qvel=data.qvel), reset_to(data.qpos, data.qvel)
+    actions = np.random.default_rng(0).uniform(-1, 1, (5, env.action_size)).astype(np.float32)
+    pairs = [(ours, theirs), (copied, copied_jit)]
+    for action in actions:
+        ours, theirs = c.step(ours, action), step(theirs, action)
+        pairs.append((ours, theirs))
+    for a, b in pairs:
+        assert jax.tree.structure(a) == jax.tree.structure(b)
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+            np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-6)

@@ -17,11 +17,10 @@ def test_initial_states_are_collision_free():
     """Every reset passed the rejection loop: MuJoCo finds no contact in 64 initial states (about 9% of
     unconditioned draws collide, so without the loop some of these would)."""
     c = oracle.compiled("finger-turn-easy")
-    # Same batch size as the initial-distribution test, so the compiled reset is reused.
-    states = c.reset_batch(jax.random.split(jax.random.key(7), 64))
+    states = c.resets(jax.random.key(7), oracle.RESET_BATCH)
     m = c.env.mj_model
     d = mujoco.MjData(m)
-    for qpos in np.asarray(states.pipeline_state.qpos, np.float64):
+    for qpos in (np.asarray(s.pipeline_state.qpos, np.float64) for s in states):
         d.qpos[:] = qpos
         mujoco.mj_forward(m, d)
         assert d.ncon == 0, qpos

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mjx_iqrl import config
-from mjx_iqrl.runner import CompiledRun
+from mjx_iqrl.runner import CompiledRun, compile_run
 
 # 4 envs x action repeat 2 = 8 env steps per vector step; a chunk is 50 vector steps (400 env steps, 200 updates
 # after warm-up at utd 1). Warm-up is the first 50 vector steps. Sizes that change the compiled program are fixed
@@ -32,5 +32,6 @@ def make_cfg(*overrides: str) -> config.Config:
 
 @pytest.fixture(scope="session")
 def compiled() -> CompiledRun:
-    """The shared configuration's compiled run (the same program the CLI builds for it)."""
-    return CompiledRun(make_cfg())
+    """The shared configuration's compiled run (the same program the CLI builds for it; benchmark runs of the same
+    shapes in this process reuse it)."""
+    return compile_run(make_cfg())

@@ -1,25 +1,104 @@
-"""The efficiency benchmark end to end on a small configuration: it writes its JSON and its two-panel PNG."""
+"""The benchmarks end to end at tiny sizes: efficiency and frontier write their JSON and PNG, the GPU report's smoke
+run covers every part; the frontier's Pareto arithmetic by hand."""
 
 from __future__ import annotations
 
 import json
 
-from benchmarks import efficiency
+import pytest
+
+from benchmarks import efficiency, frontier, gpu_report
+from benchmarks.regimes import parse_regime, time_to_reach
 from tests.train.conftest import BASE
+
+SETTINGS = [o for o in BASE if not o.startswith("task=")]
 
 
 def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
-    """Two regimes of the shared test shapes: JSON with both curves and the two-panel PNG."""
-    settings = [o for o in BASE if not o.startswith("task=")]
+    """Two regimes of the shared test shapes (their programs are the shared compiled run's): JSON with both
+    curves and the two-panel PNG."""
     args = ["--task", "cartpole-swingup", "--env-steps", "800", "--eval-every", "400", "--regimes", "paper"]
-    efficiency.main([*args, "paper:seed=43", "--set", *settings, "--out-dir", str(tmp_path), "--name", "eff"])
-    (result,) = tmp_path.glob("eff_*.json")
-    assert result.with_suffix(".png").stat().st_size > 10_000
-    data = json.loads(result.read_text())
+    path = efficiency.main([*args, "paper:seed=43", "--set", *SETTINGS, "--out-dir", str(tmp_path), "--name", "eff"])
+    assert path.with_suffix(".png").stat().st_size > 10_000
+    data = json.loads(path.read_text())
     assert data["environment"]["device"] == "cpu" and data["environment"]["versions"]["jax"]
     assert [r["regime"] for r in data["results"]] == ["paper", "paper:seed=43"]
+    assert data["results"][1]["compile_s"] == 0.0, "another seed of the same program was compiled again"
     for r in data["results"]:
         assert [p["env_steps"] for p in r["curve"]] == [0, 400, 800]
-        assert r["compile_s"] >= 0 and r["train_s"] > 0 and r["env_steps"] == 800
-        assert all(0 <= p["return"] <= 1000 for p in r["curve"])
+        assert r["train_s"] > 0 and r["env_steps"] == 800
+        assert all(0 <= p["iqm"] <= 1000 for p in r["curve"])
         assert set(r["time_to"]) == {"500", "800"}
+
+
+def test_frontier_smoke_writes_json_png_and_the_pareto_front(tmp_path):
+    """Two tiny regimes with two vmapped seeds each for a few hundred env steps, and one dm_control episode per
+    seed: every per-regime figure is present and the three-panel PNG is written."""
+    args = ["--task", "cartpole-swingup", "--env-steps", "800", "--eval-every", "400", "--seeds", "2"]
+    regimes = ["--regimes", "paper", "paper:train.utd_ratio=0.5", "--thresholds", "0", "5000"]
+    path = frontier.main(
+        [*args, *regimes, "--dm-control-episodes", "1", "--set", *SETTINGS, "--out-dir", str(tmp_path)]
+    )
+    assert path.with_suffix(".png").stat().st_size > 10_000
+    data = json.loads(path.read_text())
+    rows = data["results"]
+    assert [r["regime"] for r in rows] == ["paper", "paper:train.utd_ratio=0.5"]
+    for r in rows:
+        assert r["seeds"] == 2 and r["env_steps"] == 800 and r["compile_s"] > 0 and r["train_s"] > 0
+        assert [len(p["returns"]) for p in r["curve"]] == [2, 2, 2]
+        assert all(p["iqm_ci_low"] <= p["iqm"] <= p["iqm_ci_high"] for p in r["curve"])
+        assert r["time_to"]["0"]["env_steps"] == 0 and r["time_to"]["5000"] is None
+        assert r["replay_ratio"] > 0 and r["env_steps_per_s"] > 0 and r["updates_per_s"] > 0
+        assert len(r["dm_control"]["per_seed"]) == 2 and 0 <= r["dm_control"]["iqm"] <= 1000
+    # 200 updates at batch 32 over 400 transitions per seed for utd 1: replay ratio 16; utd 0.5: 8.
+    assert [r["replay_ratio"] for r in rows] == [16.0, 8.0]
+    assert data["frontier"]["threshold"] == 0 and set(data["frontier"]["pareto"]) <= {r["regime"] for r in rows}
+
+
+def test_pareto_front_by_hand():
+    points = {"a": (100, 50.0), "b": (200, 20.0), "c": (300, 30.0), "d": (100, 60.0), "e": (50, 500.0)}
+    # c is beaten by b (fewer steps, fewer seconds); d by a; a, b and e trade steps for seconds.
+    assert frontier.pareto(points) == ["e", "a", "b"]
+
+
+def test_time_to_threshold_uses_the_iqm_and_its_interval():
+    curve = [
+        {"env_steps": 0, "train_s": 0.0, "iqm": 10.0, "iqm_ci_low": 5.0, "iqm_ci_high": 20.0},
+        {"env_steps": 10, "train_s": 1.0, "iqm": 90.0, "iqm_ci_low": 40.0, "iqm_ci_high": 120.0},
+        {"env_steps": 20, "train_s": 2.0, "iqm": 110.0, "iqm_ci_low": 60.0, "iqm_ci_high": 130.0},
+    ]
+    assert time_to_reach(curve, 100.0) == {
+        "env_steps": 20,
+        "train_s": 2.0,
+        "env_steps_ci": [10, None],
+        "train_s_ci": [1.0, None],
+    }
+    assert time_to_reach(curve, 200.0) is None
+
+
+def test_regime_text():
+    regime = parse_regime("fast:train.num_envs=256,seeds=2,train.batch_size=1024")
+    assert (regime.name, regime.overrides, regime.seeds) == ("fast", ("train.num_envs=256", "train.batch_size=1024"), 2)
+    assert parse_regime("brax-sac").is_baseline and not parse_regime("paper").is_baseline
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        parse_regime("paper:seeds=0")
+
+
+def test_gpu_report_smoke_covers_every_part(tmp_path):
+    """--smoke on CPU: every part ran (or was skipped with a reason), the JSON holds compile and run seconds and the
+    summary table, and the fast policy was exported and evaluated in dm_control."""
+    path = gpu_report.main(["--smoke", "--out", str(tmp_path)])
+    data = json.loads(path.read_text())
+    assert list(data["parts"]) == [name for name, *_ in gpu_report.PARTS]
+    for name, part in data["parts"].items():
+        assert part["status"] in ("ok", "skipped"), (name, part.get("error"), part.get("trace"))
+        if part["status"] == "skipped":
+            assert part["reason"]
+    ok = {name for name, part in data["parts"].items() if part["status"] == "ok"}
+    assert {"env_throughput", "update_throughput", "fast_training", "seed_scaling", "precision", "paper_training"} <= ok
+    assert all("compile_s" in data["parts"][name] and "run_s" in data["parts"][name] for name in ok - {"precision"})
+    assert data["parts"]["precision"]["max_obs_diff_highest"] == 0.0  # the "accelerator" is the CPU here
+    fast = data["parts"]["fast_training"]
+    assert (tmp_path / fast["policy_file"]).is_file() and 0 <= fast["dm_control"]["return_mean"] <= 1000
+    assert len(data["summary"]) == 1 + len(gpu_report.PARTS)
+    assert (tmp_path / "throughput_cpu.png").is_file() and (tmp_path / "returns_cpu.png").is_file()

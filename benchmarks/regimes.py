@@ -1,0 +1,305 @@
+"""Training regimes for the efficiency and frontier benchmarks: parse one, train it with S seeds to a budget, and
+summarise its evaluation curve over seeds (IQM with rliable's stratified-bootstrap 95% CIs).
+
+A regime is written `name[:key=value,...]`; the key `seeds` sets its number of seeds (else the benchmark's):
+- an iQRL preset (`paper`, `fast`, ... from configs/preset/) with training overrides, e.g.
+  `fast:train.num_envs=256,train.batch_size=1024`; its S seeds are vmapped in one program (`num_seeds`);
+- `brax-ppo` or `brax-sac` with baseline overrides (`python -m mjx_iqrl.baseline --help`), e.g.
+  `brax-sac:sac.num_envs=64`; brax trains one seed per program, so its S seeds run one after another.
+
+Every regime is evaluated the same way, by the trainer's protocol (deterministic policy, 1000-step episodes, action
+repeat summed, returns on the 0-1000 scale); training seconds exclude compilation and evaluation. The final policy
+of every seed can also be evaluated in real dm_control, which measures what training on MJX (and on the `fast`
+physics profile) costs when the policy meets dm_control.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+import envs
+from mjx_iqrl import config
+from mjx_iqrl.aggregate import summarize
+from mjx_iqrl.eval_episodes import dm_control_returns
+
+BASELINES = {"brax-ppo": "ppo", "brax-sac": "sac"}
+"""Regime names of the brax baselines, and their `algo`."""
+
+Act = Callable[[np.ndarray], Any]
+"""A deterministic policy on a batch of observations [N, obs_dim]."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Regime:
+    """One regime as written on the command line."""
+
+    text: str
+    name: str
+    """An iQRL preset, or a key of BASELINES."""
+    overrides: tuple[str, ...]
+    seeds: int | None = None
+    """Seeds of this regime (`seeds=K` in the text); None: the benchmark's default."""
+
+    @property
+    def is_baseline(self) -> bool:
+        """Whether this is a brax baseline."""
+        return self.name in BASELINES
+
+
+def parse_regime(text: str) -> Regime:
+    """'fast:train.num_envs=512,seeds=2' -> Regime('fast', ('train.num_envs=512',), seeds=2)."""
+    name, _, rest = text.partition(":")
+    overrides = [o for o in rest.split(",") if o]
+    seeds = [o for o in overrides if o.startswith("seeds=")]
+    if seeds and not seeds[-1].removeprefix("seeds=").isdigit():
+        raise ValueError(f"regime {text!r}: seeds must be a positive integer")
+    count = int(seeds[-1].removeprefix("seeds=")) if seeds else None
+    if count == 0:
+        raise ValueError(f"regime {text!r}: seeds must be a positive integer")
+    rest_overrides = tuple(o for o in overrides if not o.startswith("seeds="))
+    return Regime(text=text, name=name, overrides=rest_overrides, seeds=count)
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """What every regime trains to: env steps per seed and optionally training seconds; the evaluation period."""
+
+    env_steps: int
+    seconds: float | None
+    eval_every: int
+
+
+@dataclasses.dataclass
+class SeedRuns:
+    """What training a regime produced, before summarising."""
+
+    curve: list[dict[str, Any]]
+    """Per evaluation: env_steps, train_s (mean over runs) and `returns` [S] (mean over episodes, per seed)."""
+    compile_s: float
+    train_s: float
+    env_steps: int
+    updates: int | None
+    """Gradient updates per seed (None where the algorithm does not count them so)."""
+    acts: list[Act]
+    """The final deterministic policy of each seed."""
+    settings: dict[str, Any]
+    """The regime's resolved sizes (num_envs, batch_size, ...), for the table."""
+
+
+def _iqrl_config(task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str]) -> config.Config:
+    overrides = [
+        f"task={task}",
+        f"preset={regime.name}",
+        f"train.total_env_steps={budget.env_steps}",
+        f"eval.every_env_steps={budget.eval_every}",
+        "checkpoint.every_env_steps=0",
+        "logger.progress=false",
+        f"num_seeds={seeds}",
+        *([f"train.max_train_seconds={budget.seconds}"] if budget.seconds is not None else []),
+        *extra,
+        *regime.overrides,
+    ]
+    return config.compose(overrides)
+
+
+def train_iqrl(task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str], out: Path) -> SeedRuns:
+    """Trains an iQRL regime with its seeds vmapped in one program (`mjx_iqrl.runner.run`)."""
+    from mjx_iqrl.agent import make_policy
+    from mjx_iqrl.runner import run
+
+    cfg = _iqrl_config(task, regime, budget, seeds, extra)
+    result = run(cfg, run_dir=out)
+    curve, compile_s, train_s = [], 0.0, 0.0
+    for record in result.records:
+        compile_s = record.get("time/compile_s", compile_s)
+        train_s = record.get("time/train_s", train_s)
+        if "eval/return_mean" in record:
+            per_seed = record.get("eval/return_mean/per_seed", [record["eval/return_mean"]])
+            curve.append({"env_steps": record["env_steps"], "train_s": train_s, "returns": per_seed})
+    task_env = envs.make(cfg.task.name, **cfg.env.make_kwargs())
+    low, high = task_env.action_bounds
+    policy = make_policy(cfg.agent, task_env.observation_size, task_env.action_size, low, high)
+    acts = []
+    for i in range(seeds):
+        params = jax.tree.map(lambda x, i=i: x[i], result.state.agent.policy_params)
+        acts.append(jax.jit(lambda obs, params=params: policy.act_deterministic(params, obs)))
+    last = result.records[-1]
+    t = cfg.train
+    return SeedRuns(
+        curve=curve,
+        compile_s=compile_s,
+        train_s=train_s,
+        env_steps=last["env_steps"],
+        updates=last.get("updates", 0),
+        acts=acts,
+        settings={
+            "algo": "iqrl",
+            "preset": cfg.preset,
+            "num_envs": t.num_envs,
+            "batch_size": t.batch_size,
+            "utd_ratio": t.utd_ratio,
+            "updates_per_agent_step": t.num_envs * t.utd_ratio,
+            "physics": cfg.env.physics,
+            "action_repeat": cfg.env.action_repeat,
+            "overrides": list(regime.overrides),
+        },
+    )
+
+
+def train_baseline(task: str, regime: Regime, budget: Budget, seeds: int, out: Path) -> SeedRuns:
+    """Trains a brax baseline once per seed (`mjx_iqrl.baseline.run`) and aligns the seeds' evaluations."""
+    from mjx_iqrl import baseline
+
+    runs = []
+    for i in range(seeds):
+        overrides = [
+            f"algo={BASELINES[regime.name]}",
+            f"task={task}",
+            f"train.total_env_steps={budget.env_steps}",
+            f"eval.every_env_steps={budget.eval_every}",
+            "logger.progress=false",
+            *([f"train.max_train_seconds={budget.seconds}"] if budget.seconds is not None else []),
+            *regime.overrides,
+        ]
+        cfg = baseline.compose(overrides)
+        cfg = dataclasses.replace(cfg, seed=cfg.seed + i)
+        runs.append((cfg, baseline.run(cfg, run_dir=out / f"seed{i}")))
+    evals = [[r for r in result.records if "eval/return_mean" in r] for _, result in runs]
+    common = min(len(e) for e in evals)  # runs stopped by a seconds budget may differ in length
+    curve = [
+        {
+            "env_steps": evals[0][k]["env_steps"],
+            "train_s": float(np.mean([e[k]["time/train_s"] for e in evals])),
+            "returns": [e[k]["eval/return_mean"] for e in evals],
+        }
+        for k in range(common)
+    ]
+    cfg = runs[0][0]
+    options = cfg.options
+    return SeedRuns(
+        curve=curve,
+        compile_s=float(np.mean([r.records[0]["time/compile_s"] for _, r in runs])),
+        train_s=curve[-1]["train_s"] if curve else 0.0,
+        env_steps=curve[-1]["env_steps"] if curve else 0,
+        updates=None,
+        acts=[result.act for _, result in runs],
+        settings={
+            "algo": cfg.algo,
+            "num_envs": options.num_envs,
+            "batch_size": options.batch_size,
+            "physics": cfg.env.physics,
+            "action_repeat": cfg.env.action_repeat,
+            "overrides": list(regime.overrides),
+        },
+    )
+
+
+def time_to_reach(curve: list[dict[str, Any]], threshold: float) -> dict[str, Any] | None:
+    """When the IQM over seeds first reaches `threshold` (env steps and training seconds), with the interval from
+    the IQM's 95% CI: its upper bound reaches the threshold first, its lower bound last (None in the interval if
+    not within the budget). None if the IQM never reaches it."""
+
+    def first(key: str) -> dict[str, Any] | None:
+        for point in curve:
+            if point[key] >= threshold:
+                return point
+        return None
+
+    at, early, late = first("iqm"), first("iqm_ci_high"), first("iqm_ci_low")
+    if at is None:
+        return None
+    return {
+        "env_steps": at["env_steps"],
+        "train_s": at["train_s"],
+        "env_steps_ci": [early["env_steps"], late["env_steps"] if late else None],
+        "train_s_ci": [early["train_s"], late["train_s"] if late else None],
+    }
+
+
+def _with_iqm(point: dict[str, Any]) -> dict[str, Any]:
+    """An evaluation point with the IQM over seeds and its 95% CI (the mean itself for one seed)."""
+    stats = summarize(point["returns"], "r")
+    iqm = stats.get("r/iqm", stats["r"])
+    return {
+        **point,
+        "mean": stats["r"],
+        "iqm": iqm,
+        "iqm_ci_low": stats.get("r/iqm_ci_low", iqm),
+        "iqm_ci_high": stats.get("r/iqm_ci_high", iqm),
+    }
+
+
+def summarise(
+    regime: Regime, runs: SeedRuns, seeds: int, thresholds: Sequence[float], dm_control: dict | None
+) -> dict[str, Any]:
+    """The benchmark row of one regime: settings, timings, rates, the IQM curve, times to thresholds, final IQM."""
+    curve = [_with_iqm(p) for p in runs.curve]
+    s = runs.settings
+    transitions = runs.env_steps // s["action_repeat"]  # per seed: agent steps x envs
+    final = curve[-1] if curve else None
+    row = {
+        "regime": regime.text,
+        **s,
+        "seeds": seeds,
+        "compile_s": runs.compile_s,
+        "train_s": runs.train_s,
+        "env_steps": runs.env_steps,
+        "updates": runs.updates,
+        "replay_ratio": runs.updates * s["batch_size"] / transitions if runs.updates and transitions else None,
+        "env_steps_per_s": runs.env_steps * seeds / runs.train_s if runs.train_s else None,
+        "env_steps_per_s_per_seed": runs.env_steps / runs.train_s if runs.train_s else None,
+        "updates_per_s": runs.updates * seeds / runs.train_s if runs.updates and runs.train_s else None,
+        "curve": curve,
+        "time_to": {f"{t:g}": time_to_reach(curve, t) for t in thresholds},
+        "final": None if final is None else {k: final[k] for k in ("iqm", "iqm_ci_low", "iqm_ci_high", "mean")},
+        "final_per_seed": None if final is None else final["returns"],
+        "dm_control": dm_control,
+    }
+    return row
+
+
+def dm_control_evaluation(task: str, acts: list[Act], episodes: int, action_repeat: int) -> dict[str, Any]:
+    """Each seed's final policy for `episodes` episodes in real dm_control: per-seed means and their IQM."""
+    t0 = time.perf_counter()
+    per_seed = [
+        float(dm_control_returns(act, task, episodes, 10_000 * i, action_repeat).mean()) for i, act in enumerate(acts)
+    ]
+    stats = summarize(per_seed, "r")
+    return {
+        "episodes_per_seed": episodes,
+        "per_seed": per_seed,
+        "mean": stats["r"],
+        "iqm": stats.get("r/iqm", stats["r"]),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def run_regime(
+    task: str,
+    text: str,
+    budget: Budget,
+    seeds: int,
+    extra: Sequence[str],
+    thresholds: Sequence[float],
+    out: Path,
+    dm_control_episodes: int = 0,
+) -> dict[str, Any]:
+    """Trains one regime and returns its benchmark row (`summarise`), with the dm_control evaluation if asked."""
+    regime = parse_regime(text)
+    seeds = regime.seeds or seeds
+    folder = out / text.replace(":", "_").replace("=", "-").replace(",", "_").replace("/", "-")
+    if regime.is_baseline:
+        runs = train_baseline(task, regime, budget, seeds, folder)
+    else:
+        runs = train_iqrl(task, regime, budget, seeds, extra, folder)
+    dm = None
+    if dm_control_episodes > 0:
+        dm = dm_control_evaluation(task, runs.acts, dm_control_episodes, runs.settings["action_repeat"])
+    return summarise(regime, runs, seeds, thresholds, dm)

@@ -1,0 +1,224 @@
+"""`run(cfg)`: one brax PPO or SAC training on one of our MJX tasks, logged like an iQRL run.
+
+brax's own trainer (`brax.training.agents.{ppo,sac}.train`) trains on `envs.to_brax(task)`, wrapped by
+`envs.brax_adapter.wrap_for_brax_training` (time limit, summed action repeat, freshly randomised restarts). brax
+evaluates by our protocol: the deterministic policy (`deterministic_eval=True`) on `eval.episodes` envs for one
+whole episode (1000 env steps, `episode_length // action_repeat` agent steps, rewards summed), so returns are on the
+0-1000 scale, as the trainer's.
+
+The run directory has the trainer's layout: `config.yaml`, `metrics.jsonl` with the same keys (`env_steps`,
+`eval/return_mean`, `time/train_s`, `time/compile_s`, ...) and `checkpoints/` (brax's format, one per evaluation).
+Training seconds are brax's training wall time minus the compilation that happened inside it; compilation is timed
+by JAX's own compile events (`jax.monitoring`), wherever it happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import functools
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+import yaml
+
+from mjx_iqrl import schema
+from mjx_iqrl.baseline.compat import ensure_device_put_replicated
+from mjx_iqrl.baseline.config import BaselineConfig
+from mjx_iqrl.logger import JsonlSink
+
+CHECKPOINT_DIR = "checkpoints"
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+
+
+class BaselineResult(NamedTuple):
+    """What `run` returns: the run directory, every record logged, and the final deterministic policy."""
+
+    run_dir: Path
+    records: list[dict[str, Any]]
+    act: Callable[[np.ndarray], np.ndarray]
+    """act(obs [N, obs_dim]) -> actions [N, action_dim] of the newest checkpoint, deterministic."""
+
+
+class _BudgetReached(Exception):
+    """Raised from brax's progress callback to end training at the seconds budget."""
+
+
+class CompileClock:
+    """Seconds JAX spent tracing, lowering and compiling while `measuring()` is active."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def _listener(self, event: str, duration: float, **_: Any) -> None:
+        if event in _COMPILE_EVENTS:
+            self.seconds += duration
+
+    @contextmanager
+    def measuring(self) -> Iterator[CompileClock]:
+        """Counts compile events until the block ends."""
+        jax.monitoring.register_event_duration_secs_listener(self._listener)
+        try:
+            yield self
+        finally:
+            jax.monitoring.unregister_event_duration_listener(self._listener)
+
+
+def default_run_dir(cfg: BaselineConfig) -> Path:
+    """runs/baseline/<algo>/<task>/<date>_<time>_seed<seed>."""
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    return Path("runs") / "baseline" / cfg.algo / cfg.task / f"{stamp}_seed{cfg.seed}"
+
+
+def _trainer_kwargs(cfg: BaselineConfig, episode_length: int) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """brax's train function for cfg.algo and its keyword arguments (budget, evaluation and checkpoints aside)."""
+    common = {
+        "num_timesteps": cfg.total_env_steps,
+        "episode_length": episode_length,
+        "action_repeat": cfg.env.action_repeat,
+        "num_eval_envs": cfg.eval.episodes,
+        "num_evals": cfg.num_evals,
+        "deterministic_eval": True,
+        "seed": cfg.seed,
+    }
+    if cfg.algo == "ppo":
+        from brax.training.agents.ppo import networks, train
+
+        o = cfg.ppo
+        factory = functools.partial(
+            networks.make_ppo_networks,
+            policy_hidden_layer_sizes=o.policy_hidden_layer_sizes,
+            value_hidden_layer_sizes=o.value_hidden_layer_sizes,
+        )
+        names = (
+            "num_envs",
+            "batch_size",
+            "unroll_length",
+            "num_minibatches",
+            "num_updates_per_batch",
+            "learning_rate",
+            "entropy_cost",
+            "discounting",
+            "reward_scaling",
+            "clipping_epsilon",
+            "gae_lambda",
+            "normalize_observations",
+            "num_resets_per_eval",
+        )
+        return train.train, {**common, **{n: getattr(o, n) for n in names}, "network_factory": factory}
+    from brax.training.agents.sac import networks, train
+
+    o = cfg.sac
+    factory = functools.partial(
+        networks.make_sac_networks,
+        hidden_layer_sizes=o.hidden_layer_sizes,
+        q_network_layer_norm=o.q_network_layer_norm,
+    )
+    names = (
+        "num_envs",
+        "batch_size",
+        "grad_updates_per_step",
+        "learning_rate",
+        "discounting",
+        "reward_scaling",
+        "tau",
+        "normalize_observations",
+        "max_replay_size",
+        "min_replay_size",
+    )
+    return train.train, {**common, **{n: getattr(o, n) for n in names}, "network_factory": factory}
+
+
+def _load_policy(cfg: BaselineConfig, checkpoints: Path) -> Callable[[np.ndarray], np.ndarray]:
+    """The deterministic policy of the newest checkpoint."""
+    newest = max(p for p in checkpoints.iterdir() if p.name.isdigit())
+    if cfg.algo == "ppo":
+        from brax.training.agents.ppo import checkpoint
+    else:
+        from brax.training.agents.sac import checkpoint
+    policy = checkpoint.load_policy(newest, deterministic=True)
+    key = jax.random.PRNGKey(0)  # unused by a deterministic policy
+    return jax.jit(lambda obs: policy(obs, key)[0])
+
+
+def run(cfg: BaselineConfig, run_dir: str | Path | None = None) -> BaselineResult:
+    """Trains the baseline, logging one record per evaluation; ends at the env-step or seconds budget."""
+    import envs
+    from envs.brax_adapter import wrap_for_brax_training
+
+    ensure_device_put_replicated()
+    task_env = envs.make(cfg.task, **cfg.env.make_kwargs())
+    run_dir = Path(run_dir or cfg.run_dir or default_run_dir(cfg)).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(schema.to_dict(cfg), sort_keys=False))
+    checkpoints = run_dir / CHECKPOINT_DIR
+    sink = JsonlSink(run_dir / "metrics.jsonl")
+    records: list[dict[str, Any]] = []
+    clock = CompileClock()
+    before_training: list[float] = []  # compile seconds up to the first evaluation (outside brax's wall time)
+    limit = cfg.train.max_train_seconds
+
+    def progress(step: int, metrics: dict[str, Any]) -> None:
+        if not before_training:
+            before_training.append(clock.seconds)
+        walltime = float(metrics.get("training/walltime", 0.0))
+        train_s = max(0.0, walltime - (clock.seconds - before_training[0]))
+        record = {
+            "env_steps": int(step),
+            "eval/return_mean": float(metrics["eval/episode_reward"]),
+            "eval/return_std": float(metrics.get("eval/episode_reward_std", math.nan)),
+            "time/train_s": train_s,
+            "time/compile_s": clock.seconds,
+        }
+        if "training/sps" in metrics:
+            record["perf/sps"] = float(metrics["training/sps"])
+        records.append(record)
+        sink.write(record)
+        if cfg.progress:
+            print(
+                f"{cfg.algo} {cfg.task}: {step:>10d} env steps  return {record['eval/return_mean']:7.1f}  "
+                f"train {train_s:7.1f} s  compile {clock.seconds:6.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+        if limit is not None and train_s >= limit:
+            raise _BudgetReached
+
+    train_fn, kwargs = _trainer_kwargs(cfg, task_env.episode_length)
+    checkpoint_arg = "save_checkpoint_path" if cfg.algo == "ppo" else "checkpoint_logdir"
+    try:
+        with clock.measuring(), contextlib.suppress(_BudgetReached):
+            train_fn(
+                environment=envs.to_brax(task_env),
+                wrap_env_fn=wrap_for_brax_training,
+                progress_fn=progress,
+                **{checkpoint_arg: str(checkpoints)},
+                **kwargs,
+            )
+        act = _load_policy(cfg, checkpoints)
+        if cfg.eval.dm_control_episodes:
+            from mjx_iqrl.eval_episodes import dm_control_returns
+
+            returns = dm_control_returns(
+                act, envs.resolve(cfg.task), cfg.eval.dm_control_episodes, cfg.seed, cfg.env.action_repeat
+            )
+            final = {
+                "env_steps": records[-1]["env_steps"],
+                "dm_control/return_mean": float(returns.mean()),
+                "dm_control/return_std": float(returns.std()),
+            }
+            records.append(final)
+            sink.write(final)
+    finally:
+        sink.close()
+    return BaselineResult(run_dir=run_dir, records=records, act=act)
