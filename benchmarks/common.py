@@ -70,3 +70,15 @@ def write_result(name: str, payload: dict[str, Any], out_dir: str | os.PathLike 
     path = out / f"{name}_{env['device']}.json"
     path.write_text(json.dumps({"benchmark": name, "environment": env, **payload}, indent=2) + "\n")
     return path
+
+
+def finished_rows(name: str, settings: dict[str, Any], regimes: list[str], out_dir: str | None) -> list[dict]:
+    """The rows of `regimes` already in the result file `name` (for --resume); SystemExit if it was written with
+    other settings (budget, task, overrides: the regime list may differ)."""
+    path = Path(out_dir or RESULTS_DIR) / f"{name}_{device_name()}.json"
+    if not path.is_file():
+        return []
+    previous = json.loads(path.read_text())
+    if {**previous["config"], "regimes": None} != {**settings, "regimes": None}:
+        raise SystemExit(f"--resume: {path} was written with other settings")
+    return [r for r in previous["results"] if r["regime"] in regimes]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import write_result
+from benchmarks.common import finished_rows, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
 
 DEFAULT_REGIMES = ["paper", "fast", "brax-ppo", "brax-sac"]
@@ -69,14 +69,29 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--set", nargs="*", default=[], help="overrides applied to every iQRL regime")
     parser.add_argument("--name", default="efficiency", help="result file stem")
     parser.add_argument("--out-dir", default=None, help="results folder (default benchmarks/results)")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the listed regimes already in the result JSON, run the others"
+    )
     args = parser.parse_args(argv)
     for text in args.regimes:
         parse_regime(text)
 
     budget = Budget(env_steps=args.env_steps, seconds=args.seconds, eval_every=args.eval_every)
-    results = []
+    settings = {
+        "task": args.task,
+        "regimes": args.regimes,
+        "seeds": args.seeds,
+        "env_steps": args.env_steps,
+        "seconds": args.seconds,
+        "eval_every": args.eval_every,
+        "overrides": args.set,
+    }
+    results = finished_rows(args.name, settings, args.regimes, args.out_dir) if args.resume else []
+    done = {r["regime"] for r in results}
     with tempfile.TemporaryDirectory() as tmp:
         for regime in args.regimes:
+            if regime in done:
+                continue
             r = run_regime(args.task, regime, budget, args.seeds, args.set, THRESHOLDS, Path(tmp))
             results.append(r)
             reached = ", ".join(
@@ -89,22 +104,22 @@ def main(argv: list[str] | None = None) -> Path:
                 f"steps {r['env_steps']:9d}  final return {final:6.1f}  {reached}",
                 flush=True,
             )
+            _write(results, settings, args)  # after every regime: an interrupted run keeps what finished
+    path = _write(results, settings, args)
+    print(f"wrote {path}\nwrote {path.with_suffix('.png')}")
+    return path
+
+
+def _write(results: list[dict], settings: dict, args: argparse.Namespace) -> Path:
+    """The JSON and the PNG of the regimes so far."""
     payload = {
-        "config": {
-            "task": args.task,
-            "regimes": args.regimes,
-            "seeds": args.seeds,
-            "env_steps": args.env_steps,
-            "seconds": args.seconds,
-            "eval_every": args.eval_every,
-            "overrides": args.set,
-        },
+        "config": settings,
         "results": results,
         "final_return": {r["regime"]: (r["final"]["iqm"] if r["final"] else None) for r in results},
         "best_return": {r["regime"]: max(p["iqm"] for p in r["curve"]) for r in results if r["curve"]},
     }
     path = write_result(args.name, payload, args.out_dir)
-    print(f"wrote {path}\nwrote {plot(results, args.task, path.with_suffix('.png'))}")
+    plot(results, args.task, path.with_suffix(".png"))
     return path
 
 

@@ -7,9 +7,10 @@ against training seconds, the env steps and seconds to reach each threshold, the
 (updates x batch / transitions collected), env steps/s and updates/s, and the final policies' return in real
 dm_control next to their MJX return (what training on MJX, and on the `fast` physics, costs in dm_control).
 
-The JSON and the PNG are rewritten after every regime, so an interrupted run keeps what finished; `--resume` skips
-the regimes already in the JSON. The PNG has three panels: return vs env steps, return vs training seconds, and the
-frontier (env steps to a threshold against seconds to it), the Pareto-optimal regimes marked and labelled.
+The JSON and the PNG are rewritten after every regime, so an interrupted run keeps what finished; `--resume` keeps
+the listed regimes already in the JSON (same budget and settings) and runs the others. The PNG has three panels:
+return vs env steps, return vs training seconds, and the frontier (env steps to a threshold against seconds to it),
+the Pareto-optimal regimes marked and labelled.
 
     python benchmarks/frontier.py --task cheetah-run --seeds 4 --env-steps 1000000 --seconds 900
     python benchmarks/frontier.py --task cartpole-swingup --seeds 2 --env-steps 200000 --seconds 900 \\
@@ -19,7 +20,6 @@ frontier (env steps to a threshold against seconds to it), the Pareto-optimal re
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -28,15 +28,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS_DIR, device_name, write_result
+from benchmarks.common import finished_rows, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
 
 DEFAULT_REGIMES = [
     "paper",
-    "fast:train.num_envs=256,train.batch_size=1024,train.utd_ratio=0.0625",
-    "fast:train.num_envs=1024,train.batch_size=2048,train.utd_ratio=0.015625",
+    "fast:train.num_envs=64,train.utd_ratio=0.5",
     "fast",
-    "fast:train.batch_size=4096,train.utd_ratio=0.0078125",
+    "fast:train.num_envs=1024,train.utd_ratio=0.03125",
+    "fast:train.num_envs=4096,train.utd_ratio=0.0078125,train.batch_size=1024",
 ]
 DEFAULT_THRESHOLDS = (500.0, 700.0, 800.0)
 
@@ -159,7 +159,9 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--set", nargs="*", default=[], help="overrides applied to every iQRL regime")
     parser.add_argument("--name", default="frontier", help="result file stem")
     parser.add_argument("--out-dir", default=None, help="results folder (default benchmarks/results)")
-    parser.add_argument("--resume", action="store_true", help="keep the regimes already in the result JSON")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the listed regimes already in the result JSON, run the others"
+    )
     args = parser.parse_args(argv)
     for text in args.regimes:
         parse_regime(text)  # a malformed regime fails before anything trains
@@ -178,15 +180,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
         "dm_control_episodes": args.dm_control_episodes,
         "overrides": args.set,
     }
-    existing = Path(args.out_dir or RESULTS_DIR) / f"{args.name}_{device_name()}.json"
-    rows: list[dict[str, Any]] = []
-    if args.resume and existing.is_file():
-        previous = json.loads(existing.read_text())
-        if previous["config"] != settings:
-            raise SystemExit(f"--resume: {existing} was written with other settings")
-        rows = previous["results"]
+    rows = finished_rows(args.name, settings, args.regimes, args.out_dir) if args.resume else []
     done = {r["regime"] for r in rows}
-    path = existing
     with tempfile.TemporaryDirectory() as tmp:
         for text in args.regimes:
             if text in done:
@@ -196,7 +191,8 @@ def main(argv: Sequence[str] | None = None) -> Path:
             )
             rows.append(row)
             print(summary_table([row], args.thresholds).splitlines()[1], flush=True)
-            path = _write(rows, settings, args)
+            _write(rows, settings, args)
+    path = _write(rows, settings, args)
     print(summary_table(rows, args.thresholds))
     print(f"wrote {path}\nwrote {path.with_suffix('.png')}")
     return path

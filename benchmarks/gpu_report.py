@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 import time
@@ -183,6 +184,58 @@ def plots(parts: dict[str, Any], out: Path, device: str) -> list[Path]:
     return paths
 
 
+def markdown_table(report: dict[str, Any]) -> str:
+    """The README's results table from a report JSON: the headline figures of each part, or why it is missing."""
+    parts, env = report["parts"], report["environment"]
+    rows = [f"| figure ({env['device_kind']}, jax {env['versions']['jax']}) | value |", "|---|---|"]
+
+    def missing(name: str) -> str:
+        part = parts.get(name, {})
+        return part.get("reason") or part.get("error") or "not run"
+
+    for name in ("env_throughput", "env_throughput_more"):
+        part = parts.get(name, {})
+        if part.get("status") != "ok":
+            rows.append(f"| {name} | {missing(name)} |")
+            continue
+        for r in part["results"]:
+            rows.append(
+                f"| {r['task']} {r['profile']}, {r['num_envs']} envs: env steps/s (raw mjx.step) | "
+                f"{r['env_steps_per_s']:,.0f} ({r['raw_steps_per_s']:,.0f}, ratio {r['ratio']:.2f}) |"
+            )
+    if parts.get("update_throughput", {}).get("status") == "ok":
+        for r in parts["update_throughput"]["results"]:
+            rows.append(f"| paper-size update, batch {r['batch_size']} | {r['ms_per_update_step']:.2f} ms |")
+    if parts.get("seed_scaling", {}).get("status") == "ok":
+        for r in parts["seed_scaling"]["results"]:
+            rows.append(
+                f"| paper protocol, {r['num_seeds']} seeds: updates/s total (per seed) | "
+                f"{r['updates_per_s']:,.0f} ({r['updates_per_s_per_seed']:,.0f}) |"
+            )
+    for name in ("fast_training", "paper_training"):
+        part = parts.get(name, {})
+        if part.get("status") != "ok":
+            rows.append(f"| {name} | {missing(name)} |")
+            continue
+        for threshold, hit in part["time_to"].items():
+            value = f"{hit['train_s']:.0f} s, {hit['env_steps']:,} env steps" if hit else "not reached"
+            rows.append(f"| {name}: time to {threshold} | {value} |")
+        rows.append(f"| {name}: final IQM return at {part['env_steps']:,} env steps | {part['final_iqm']:.1f} |")
+        if "return_mean" in part.get("dm_control", {}):
+            rows.append(f"| {name}: final policy in dm_control | {part['dm_control']['return_mean']:.1f} |")
+    if parts.get("precision", {}).get("status") == "ok":
+        p = parts["precision"]
+        rows.append(
+            f"| max obs difference from CPU after {p['steps']} steps, default / highest precision | "
+            f"{p['max_obs_diff_default']:.2g} / {p['max_obs_diff_highest']:.2g} |"
+        )
+        rows.append(
+            f"| highest / default precision: env steps/s, update time | "
+            f"{p['env_highest_over_default']} / {p['update_highest_over_default']} |"
+        )
+    return "\n".join(rows)
+
+
 def enable_cache(cache_dir: str | None) -> str | None:
     """The persistent compilation cache on an accelerator (or where asked); None on CPU without --cache-dir."""
     if cache_dir is None and jax.default_backend() == "cpu":
@@ -197,10 +250,16 @@ def main(argv: Sequence[str] | None = None) -> Path:
     """Runs the report and prints its summary table."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget-s", type=float, default=480.0, help="seconds for all parts, compilation included")
-    parser.add_argument("--out", required=True, help="output folder (JSON, PNGs, the exported fast policy)")
+    parser.add_argument("--out", default=None, help="output folder (JSON, PNGs, the exported fast policy)")
+    parser.add_argument("--markdown", default=None, help="print the README table of this report JSON and stop")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes on CPU, every part, about two minutes")
     parser.add_argument("--cache-dir", default=None, help="persistent compilation cache (default on accelerators)")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown_table(json.loads(Path(args.markdown).read_text())))
+        return Path(args.markdown)
+    if args.out is None:
+        parser.error("--out is required")
     if args.budget_s <= 0:
         parser.error("--budget-s must be positive")
     sizes = ReportSizes.smoke() if args.smoke else ReportSizes()

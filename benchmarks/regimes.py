@@ -153,23 +153,30 @@ def train_iqrl(task: str, regime: Regime, budget: Budget, seeds: int, extra: Seq
     )
 
 
+def baseline_config(task: str, regime: Regime, budget: Budget, seed_index: int = 0) -> Any:
+    """The `mjx_iqrl.baseline` config of a brax regime's seed_index-th seed under `budget`."""
+    from mjx_iqrl import baseline
+
+    overrides = [
+        f"algo={BASELINES[regime.name]}",
+        f"task={task}",
+        f"train.total_env_steps={budget.env_steps}",
+        f"eval.every_env_steps={budget.eval_every}",
+        "progress=false",
+        *([f"train.max_train_seconds={budget.seconds}"] if budget.seconds is not None else []),
+        *regime.overrides,
+    ]
+    cfg = baseline.compose(overrides)
+    return dataclasses.replace(cfg, seed=cfg.seed + seed_index)
+
+
 def train_baseline(task: str, regime: Regime, budget: Budget, seeds: int, out: Path) -> SeedRuns:
     """Trains a brax baseline once per seed (`mjx_iqrl.baseline.run`) and aligns the seeds' evaluations."""
     from mjx_iqrl import baseline
 
     runs = []
     for i in range(seeds):
-        overrides = [
-            f"algo={BASELINES[regime.name]}",
-            f"task={task}",
-            f"train.total_env_steps={budget.env_steps}",
-            f"eval.every_env_steps={budget.eval_every}",
-            "logger.progress=false",
-            *([f"train.max_train_seconds={budget.seconds}"] if budget.seconds is not None else []),
-            *regime.overrides,
-        ]
-        cfg = baseline.compose(overrides)
-        cfg = dataclasses.replace(cfg, seed=cfg.seed + i)
+        cfg = baseline_config(task, regime, budget, i)
         runs.append((cfg, baseline.run(cfg, run_dir=out / f"seed{i}")))
     evals = [[r for r in result.records if "eval/return_mean" in r] for _, result in runs]
     common = min(len(e) for e in evals)  # runs stopped by a seconds budget may differ in length

@@ -1,8 +1,9 @@
 """The run configuration: a frozen dataclass tree composed by hydra from `configs/`, and the values derived from it.
 
 `configs/config.yaml` holds every default (a test keeps it equal to the dataclass defaults below), `configs/task/`
-the reference's per-task overrides, `configs/preset/` the sample-efficient (`paper`) and time-efficient (`fast`)
-regimes. `compose(overrides)` gives a validated `Config`; `derive(cfg, env)` computes the loop's counts once.
+the reference's per-task overrides, `configs/preset/` the sample-efficient (`paper`), time-efficient (`fast`) and
+in-between (`balanced`) regimes. `compose(overrides)` gives a validated `Config`; `derive(cfg, env)` computes the
+loop's counts once.
 """
 
 from __future__ import annotations
@@ -84,7 +85,11 @@ class TrainOptions:
     noise_end: float = 0.1
     """Exploration noise std after the decay."""
     noise_decay_env_steps: int | None = None
-    """Env steps over which the noise decays linearly after warm-up; None takes it from task.difficulty."""
+    """Env steps over which the noise decays linearly after warm-up; None takes it from task.difficulty (times
+    noise_decay_scale)."""
+    noise_decay_scale: float = 1.0
+    """Multiplies the task's exploration decay (task.difficulty) when noise_decay_env_steps is None: regimes with
+    fewer updates per env step learn over more env steps, and their exploration should last as long."""
     max_train_seconds: float | None = None
     """Also stop once training (not compilation, evaluation or checkpoints) took this long; None: no time limit."""
 
@@ -182,6 +187,8 @@ class Config:
             raise ConfigError(f"logger.wandb_mode={self.logger.wandb_mode!r}; known: online, offline, disabled")
         if not 0 <= self.train.noise_end <= self.train.noise_start:
             raise ConfigError("exploration noise needs 0 <= train.noise_end <= train.noise_start")
+        if not self.train.noise_decay_scale > 0:
+            raise ConfigError(f"train.noise_decay_scale={self.train.noise_decay_scale} must be positive")
         if self.train.batch_size > self.train.replay_capacity:
             raise ConfigError(
                 f"train.batch_size={self.train.batch_size} is larger than the replay holds "
@@ -266,7 +273,7 @@ def derive(cfg: Config, episode_length: int, backend: str | None = None) -> Deri
     rate = fractions.Fraction(t.utd_ratio).limit_denominator(1_000_000) * t.num_envs
     decay = t.noise_decay_env_steps
     if decay is None:
-        decay = NOISE_DECAY_ENV_STEPS[cfg.task.difficulty]
+        decay = round(NOISE_DECAY_ENV_STEPS[cfg.task.difficulty] * t.noise_decay_scale)
     return Derived(
         env_steps_per_vector_step=per_vector,
         vector_steps_per_chunk=chunk,

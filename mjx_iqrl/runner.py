@@ -129,7 +129,7 @@ def program_key(cfg: Config) -> Config:
 
 
 _COMPILED: collections.OrderedDict[Config, CompiledRun] = collections.OrderedDict()
-_COMPILED_KEPT = 2
+_COMPILED_KEPT = 3
 """Compiled runs kept in this process (each holds its executables)."""
 
 

@@ -2,7 +2,7 @@
 
 Examples:
   python -m mjx_iqrl.train task=cheetah-run                     # the reference protocol (preset=paper)
-  python -m mjx_iqrl.train task=cheetah-run preset=fast         # thousands of envs, the time-efficient regime
+  python -m mjx_iqrl.train task=cheetah-run preset=fast         # 256 envs, utd 1/4: the time-efficient regime
   python -m mjx_iqrl.train task=walker-walk num_seeds=8 train.total_env_steps=500000
   python -m mjx_iqrl.train run_dir=runs/cheetah-run/<run> resume=true
   python -m mjx_iqrl.train --multirun task=cheetah-run,walker-walk seed=1,2,3   # a hydra sweep

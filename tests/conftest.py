@@ -1,7 +1,15 @@
-"""Test-session settings: CPU, no persistent compilation cache, and one task's compiled programs alive at a time."""
+"""Test-session settings: CPU, no persistent compilation cache, test groups for two workers, and few compiled
+programs alive at a time.
+
+The suite runs on two pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml): XLA compiles on one core,
+and compilation is most of the suite's time. Tests that share compiled programs stay on one worker, in one group:
+a domain's env tests (its tasks share the model's compiled physics, `tests/envs/oracle.py`), the tests that use the
+shared training run (`tests/train/conftest.py`), and each other module's tests.
+"""
 
 import gc
 import os
+from pathlib import Path
 
 # The suite and its fidelity tolerances are CPU's (a machine with a GPU still tests on CPU; JAX_PLATFORMS overrides).
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -10,8 +18,12 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
 
 import jax
+import pytest
 
 jax.config.update("jax_enable_compilation_cache", False)
+
+# Tests that use the session's shared training run (one compiled program) form one group.
+SHARED_RUN_FIXTURE = "compiled"
 
 
 def _task(item) -> str:
@@ -31,22 +43,48 @@ def _domain(task: str) -> str:
     return registry.spec(task).dm_control[0]
 
 
+def _group(item) -> str:
+    """The worker group of a test: its task's domain, the shared training run, or its module."""
+    domain = _domain(_task(item))
+    if domain:
+        return f"domain-{domain}"
+    if SHARED_RUN_FIXTURE in item.fixturenames:
+        return "shared-training-run"
+    return item.module.__name__
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Runs each domain's tests back to back, task by task (tests without a task first, in their order)."""
+    """Runs each domain's tests back to back, task by task (tests without a task first, in their order), and marks
+    every test with its worker group (before pytest-xdist reads the marks)."""
     items.sort(key=lambda item: (_domain(_task(item)), _task(item)))
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
-_current = {"domain": ""}
+_current = {"domain": "", "task": ""}
+ENV_TESTS = Path(__file__).parent / "envs"
 
 
 def pytest_runtest_setup(item):
-    """Before a new domain's first test, drops the previous domain's compiled programs (many dozens of live MJX
-    executables in one process have crashed XLA's CPU compiler)."""
-    domain = _domain(_task(item))
-    if domain and domain != _current["domain"]:
-        from tests.envs import oracle
+    """Env tests compile with most XLA optimisations off; before a new task's first test, drops the previous task's
+    compiled stages; before a new domain's, also the shared physics and every other compiled program (many dozens of
+    live MJX executables in one process have crashed XLA's CPU compiler)."""
+    # The env tests run each program for a few dozen steps, so compilation is nearly all their time, and it is about
+    # a third shorter unoptimised; the results differ at most by float32 rounding, far inside the tolerances. The
+    # flag is read when a program compiles: training tests compile theirs optimised.
+    jax.config.update("jax_disable_most_optimizations", item.path.is_relative_to(ENV_TESTS))
+    task = _task(item)
+    if not task or task == _current["task"]:
+        return
+    from tests.envs import oracle
 
+    domain = _domain(task)
+    if domain != _current["domain"]:
         oracle.clear()
         jax.clear_caches()
-        gc.collect()
         _current["domain"] = domain
+    else:
+        oracle.compiled.cache_clear()
+    gc.collect()
+    _current["task"] = task

@@ -92,14 +92,9 @@ def _trainer_kwargs(cfg: BaselineConfig, episode_length: int) -> tuple[Callable[
         "seed": cfg.seed,
     }
     if cfg.algo == "ppo":
-        from brax.training.agents.ppo import networks, train
+        from brax.training.agents.ppo import train
 
         o = cfg.ppo
-        factory = functools.partial(
-            networks.make_ppo_networks,
-            policy_hidden_layer_sizes=o.policy_hidden_layer_sizes,
-            value_hidden_layer_sizes=o.value_hidden_layer_sizes,
-        )
         names = (
             "num_envs",
             "batch_size",
@@ -115,15 +110,10 @@ def _trainer_kwargs(cfg: BaselineConfig, episode_length: int) -> tuple[Callable[
             "normalize_observations",
             "num_resets_per_eval",
         )
-        return train.train, {**common, **{n: getattr(o, n) for n in names}, "network_factory": factory}
-    from brax.training.agents.sac import networks, train
+        return train.train, {**common, **{n: getattr(o, n) for n in names}, "network_factory": _network_factory(cfg)}
+    from brax.training.agents.sac import train
 
     o = cfg.sac
-    factory = functools.partial(
-        networks.make_sac_networks,
-        hidden_layer_sizes=o.hidden_layer_sizes,
-        q_network_layer_norm=o.q_network_layer_norm,
-    )
     names = (
         "num_envs",
         "batch_size",
@@ -136,17 +126,50 @@ def _trainer_kwargs(cfg: BaselineConfig, episode_length: int) -> tuple[Callable[
         "max_replay_size",
         "min_replay_size",
     )
-    return train.train, {**common, **{n: getattr(o, n) for n in names}, "network_factory": factory}
+    return train.train, {**common, **{n: getattr(o, n) for n in names}, "network_factory": _network_factory(cfg)}
 
 
-def _load_policy(cfg: BaselineConfig, checkpoints: Path) -> Callable[[np.ndarray], np.ndarray]:
-    """The deterministic policy of the newest checkpoint."""
-    newest = max(p for p in checkpoints.iterdir() if p.name.isdigit())
+def _networks_module(cfg: BaselineConfig) -> Any:
+    """brax's networks module of cfg.algo."""
     if cfg.algo == "ppo":
-        from brax.training.agents.ppo import checkpoint
+        from brax.training.agents.ppo import networks
     else:
-        from brax.training.agents.sac import checkpoint
-    policy = checkpoint.load_policy(newest, deterministic=True)
+        from brax.training.agents.sac import networks
+    return networks
+
+
+def _network_factory(cfg: BaselineConfig) -> Callable[..., Any]:
+    """brax's network factory of cfg.algo with this config's layer sizes."""
+    networks = _networks_module(cfg)
+    if cfg.algo == "ppo":
+        return functools.partial(
+            networks.make_ppo_networks,
+            policy_hidden_layer_sizes=cfg.ppo.policy_hidden_layer_sizes,
+            value_hidden_layer_sizes=cfg.ppo.value_hidden_layer_sizes,
+        )
+    return functools.partial(
+        networks.make_sac_networks,
+        hidden_layer_sizes=cfg.sac.hidden_layer_sizes,
+        q_network_layer_norm=cfg.sac.q_network_layer_norm,
+    )
+
+
+def _load_policy(
+    cfg: BaselineConfig, checkpoints: Path, observation_size: int, action_size: int
+) -> Callable[[np.ndarray], np.ndarray]:
+    """The deterministic policy of the newest checkpoint, its network rebuilt from this run's config.
+
+    brax 0.14.2's own `load_policy` cannot read back the network config it wrote (a None initializer, PPO's default
+    `mean_kernel_init_fn`, and the observation size as a serialised array spec), so only the parameters are read.
+    """
+    from brax.training import checkpoint as brax_checkpoint
+    from brax.training.acme import running_statistics
+
+    newest = max(p for p in checkpoints.iterdir() if p.name.isdigit())
+    options = cfg.ppo if cfg.algo == "ppo" else cfg.sac
+    normalize = running_statistics.normalize if options.normalize_observations else (lambda obs, _: obs)
+    network = _network_factory(cfg)(observation_size, action_size, preprocess_observations_fn=normalize)
+    policy = _networks_module(cfg).make_inference_fn(network)(brax_checkpoint.load(newest), deterministic=True)
     key = jax.random.PRNGKey(0)  # unused by a deterministic policy
     return jax.jit(lambda obs: policy(obs, key)[0])
 
@@ -205,7 +228,7 @@ def run(cfg: BaselineConfig, run_dir: str | Path | None = None) -> BaselineResul
                 **{checkpoint_arg: str(checkpoints)},
                 **kwargs,
             )
-        act = _load_policy(cfg, checkpoints)
+        act = _load_policy(cfg, checkpoints, task_env.observation_size, task_env.action_size)
         if cfg.eval.dm_control_episodes:
             from mjx_iqrl.eval_episodes import dm_control_returns
 

@@ -15,7 +15,7 @@ from mjx_iqrl import config
 from mjx_iqrl.runner import CompiledRun, seed_keys
 
 SMALL = [
-    "task=cartpole-swingup",
+    "task=pendulum-swingup",
     "train.num_envs=4",
     "train.batch_size=16",
     "train.warmup_env_steps=400",

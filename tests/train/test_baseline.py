@@ -15,7 +15,8 @@ from mjx_iqrl import baseline
 from mjx_iqrl.baseline.__main__ import main
 from mjx_iqrl.baseline.compat import ensure_device_put_replicated
 
-# Sizes that keep brax's programs small; the budget is three evaluations (before training and twice after).
+# Sizes (and the cheapest model, pendulum) that keep brax's programs small; the budget is three evaluations
+# (before training and twice after).
 TINY = {
     "ppo": [
         "ppo.num_envs=8",
@@ -65,7 +66,7 @@ def test_device_put_replicated_is_set_only_where_jax_lacks_it(monkeypatch):
 def test_tiny_baseline_run_writes_the_trainer_metrics(algo, tmp_path):
     """A tiny run writes config.yaml, checkpoints and metrics.jsonl with the trainer's keys and finite returns on
     the 0-1000 scale; its final policy acts on observations."""
-    cfg = baseline.compose([f"algo={algo}", "task=cartpole-swingup", "eval.episodes=2", "progress=false", *TINY[algo]])
+    cfg = baseline.compose([f"algo={algo}", "task=pendulum-swingup", "eval.episodes=2", "progress=false", *TINY[algo]])
     result = baseline.run(cfg, run_dir=tmp_path / algo)
     lines = [json.loads(x) for x in (tmp_path / algo / "metrics.jsonl").read_text().splitlines()]
     assert len(lines) >= 2 and lines == result.records
@@ -75,7 +76,7 @@ def test_tiny_baseline_run_writes_the_trainer_metrics(algo, tmp_path):
     assert lines[0]["env_steps"] == 0 and lines[-1]["env_steps"] > 0
     assert lines[-1]["time/compile_s"] > 0 and lines[-1]["time/train_s"] >= 0
     assert (tmp_path / algo / "config.yaml").is_file() and any((tmp_path / algo / "checkpoints").iterdir())
-    action = np.asarray(result.act(np.zeros((1, 5), np.float32)))
+    action = np.asarray(result.act(np.zeros((1, 3), np.float32)))
     assert action.shape == (1, 1) and np.all(np.abs(action) <= 1)
 
 

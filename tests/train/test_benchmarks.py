@@ -8,10 +8,13 @@ import json
 import pytest
 
 from benchmarks import efficiency, frontier, gpu_report
-from benchmarks.regimes import parse_regime, time_to_reach
+from benchmarks.regimes import Budget, baseline_config, parse_regime, time_to_reach
+from benchmarks.report_parts import SMOKE_TRAINING
 from tests.train.conftest import BASE
 
 SETTINGS = [o for o in BASE if not o.startswith("task=")]
+# The frontier smoke trains the GPU report smoke's program (pendulum, small networks), which that test then reuses.
+SMOKE_TASK = "pendulum-swingup"
 
 
 def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
@@ -34,10 +37,10 @@ def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
 def test_frontier_smoke_writes_json_png_and_the_pareto_front(tmp_path):
     """Two tiny regimes with two vmapped seeds each for a few hundred env steps, and one dm_control episode per
     seed: every per-regime figure is present and the three-panel PNG is written."""
-    args = ["--task", "cartpole-swingup", "--env-steps", "800", "--eval-every", "400", "--seeds", "2"]
+    args = ["--task", SMOKE_TASK, "--env-steps", "800", "--eval-every", "400", "--seeds", "2"]
     regimes = ["--regimes", "paper", "paper:train.utd_ratio=0.5", "--thresholds", "0", "5000"]
     path = frontier.main(
-        [*args, *regimes, "--dm-control-episodes", "1", "--set", *SETTINGS, "--out-dir", str(tmp_path)]
+        [*args, *regimes, "--dm-control-episodes", "1", "--set", *SMOKE_TRAINING, "--out-dir", str(tmp_path)]
     )
     assert path.with_suffix(".png").stat().st_size > 10_000
     data = json.loads(path.read_text())
@@ -50,8 +53,8 @@ def test_frontier_smoke_writes_json_png_and_the_pareto_front(tmp_path):
         assert r["time_to"]["0"]["env_steps"] == 0 and r["time_to"]["5000"] is None
         assert r["replay_ratio"] > 0 and r["env_steps_per_s"] > 0 and r["updates_per_s"] > 0
         assert len(r["dm_control"]["per_seed"]) == 2 and 0 <= r["dm_control"]["iqm"] <= 1000
-    # 200 updates at batch 32 over 400 transitions per seed for utd 1: replay ratio 16; utd 0.5: 8.
-    assert [r["replay_ratio"] for r in rows] == [16.0, 8.0]
+    # 200 updates at batch 16 over 400 transitions per seed for utd 1: replay ratio 8; utd 0.5: 4.
+    assert [r["replay_ratio"] for r in rows] == [8.0, 4.0]
     assert data["frontier"]["threshold"] == 0 and set(data["frontier"]["pareto"]) <= {r["regime"] for r in rows}
 
 
@@ -102,3 +105,44 @@ def test_gpu_report_smoke_covers_every_part(tmp_path):
     assert (tmp_path / fast["policy_file"]).is_file() and 0 <= fast["dm_control"]["return_mean"] <= 1000
     assert len(data["summary"]) == 1 + len(gpu_report.PARTS)
     assert (tmp_path / "throughput_cpu.png").is_file() and (tmp_path / "returns_cpu.png").is_file()
+
+
+def test_gpu_report_keeps_the_other_parts_when_one_raises(monkeypatch, tmp_path):
+    """A part that raises is recorded with its error; every part before and after it keeps its result, and the
+    report is written after each part; a part that needs more than the budget left is skipped with the reason."""
+
+    def boom(deadline):
+        raise RuntimeError("out of memory")
+
+    functions = {name: (lambda d, name=name: {"value": name}) for name, *_ in gpu_report.PARTS}
+    functions["fast_training"] = boom
+    monkeypatch.setattr(gpu_report, "part_functions", lambda sizes, out: functions)
+    writes = []
+    sizes = type("Sizes", (), {"tasks": ("a", "b")})()
+    parts = gpu_report.run_parts(1e6, sizes, tmp_path, lambda p: writes.append(dict(p)), smoke=False)
+    assert parts["fast_training"]["status"] == "error" and "out of memory" in parts["fast_training"]["error"]
+    others = [name for name, *_ in gpu_report.PARTS if name != "fast_training"]
+    assert all(parts[name] == {"status": "ok", "value": name, "seconds": parts[name]["seconds"]} for name in others)
+    assert [list(w) for w in writes] == [[name for name, *_ in gpu_report.PARTS][: k + 1] for k in range(len(writes))]
+    assert len(writes) == len(gpu_report.PARTS)
+
+    tight = gpu_report.run_parts(1.0, sizes, tmp_path, lambda p: None, smoke=False)
+    assert all(p["status"] == "skipped" and "the part needs" in p["reason"] for p in tight.values())
+
+
+@pytest.mark.parametrize("text, algo", [("brax-ppo:ppo.num_envs=64", "ppo"), ("brax-sac", "sac")])
+def test_baseline_regimes_compose_the_baseline_command(text, algo):
+    """A brax regime becomes `mjx_iqrl.baseline` options: its algo, the budget, one seed per index, its overrides."""
+    budget = Budget(env_steps=5000, seconds=60.0, eval_every=1000)
+    cfg = baseline_config("cartpole-swingup", parse_regime(text), budget, seed_index=2)
+    assert (cfg.algo, cfg.task, cfg.train.total_env_steps, cfg.train.max_train_seconds) == (
+        algo,
+        "cartpole-swingup",
+        5000,
+        60.0,
+    )
+    assert (
+        cfg.eval.every_env_steps == 1000
+        and cfg.seed == baseline_config("cartpole-swingup", parse_regime(text), budget).seed + 2
+    )
+    assert not cfg.progress and (algo != "ppo" or cfg.ppo.num_envs == 64)

@@ -15,7 +15,7 @@ from mjx_iqrl.logger import ProgressBar
         # paper: 1 update per agent step; ~100 updates per chunk on CPU, ~2000 on an accelerator.
         ([], "cpu", 100),
         ([], "gpu", 2000),
-        # fast: 2048 envs x 1/32 = 64 updates per agent step; the CPU chunk is one or two agent steps.
+        # fast: 256 envs x 1/4 = 64 updates per agent step: floor(100 / 64) on CPU, floor(2000 / 64) on a GPU.
         (["preset=fast"], "cpu", 1),
         (["preset=fast"], "gpu", 31),
         # env-heavy with few updates: capped by env steps (20k on CPU = 10 agent steps of 1024 envs x repeat 2).

@@ -19,7 +19,7 @@ import envs
 from mjx_iqrl import config
 from mjx_iqrl.checkpoint import Checkpointer, load_policy
 from mjx_iqrl.runner import NonFiniteLossError, run, seed_keys
-from tests.train.conftest import BASE, make_cfg
+from tests.train.conftest import make_cfg
 
 # Keys that measure wall-clock time, not the run's results.
 TIMING = ("time/", "perf/")
@@ -121,16 +121,37 @@ def test_resume_continues_exactly(compiled, tmp_path):
     assert policy.task == "cartpole-swingup"
 
 
-def _cli(*overrides, cwd):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return [sys.executable, "-m", "mjx_iqrl.train", *BASE, *overrides], env
+# The killed-and-resumed CLI run: a cheap physics model and small networks (it only needs to run and resume).
+KILLED = [
+    "task=pendulum-swingup",
+    "train.num_envs=4",
+    "train.batch_size=16",
+    "train.warmup_env_steps=400",
+    "train.chunk_env_steps=400",
+    "train.replay_capacity=8000",
+    "agent.latent_dim=8",
+    "agent.mlp_dims=[16]",
+    "agent.enc_mlp_dims=[16]",
+    "agent.num_critics=2",
+    "eval.episodes=2",
+    "logger.progress=false",
+]
 
 
-def test_killed_run_resumes_from_its_last_checkpoint(compiled, tmp_path):
-    """A CLI run killed with SIGKILL after its second checkpoint resumes with resume=true and finishes."""
-    run_dir = tmp_path / "killed"
+def _cli(*overrides, cache):
+    """The command and environment of a CLI subprocess that compiles through the persistent cache in `cache`."""
+    env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_COMPILATION_CACHE"}
+    env.update(PYTHONUNBUFFERED="1", JAX_COMPILATION_CACHE_DIR=str(cache))
+    return [sys.executable, "-m", "mjx_iqrl.train", *KILLED, *overrides], env
+
+
+def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
+    """A CLI run killed with SIGKILL after its second checkpoint resumes with resume=true and finishes. The two
+    processes share a persistent compilation cache (the resumed run lowers the same programs), so the resumed
+    one reads its programs instead of compiling them."""
+    run_dir, cache = tmp_path / "killed", tmp_path / "cache"
     args = ("train.total_env_steps=4000", "eval.every_env_steps=100000", "checkpoint.every_env_steps=400")
-    cmd, env = _cli(*args, f"run_dir={run_dir}", cwd=tmp_path)
+    cmd, env = _cli(*args, f"run_dir={run_dir}", cache=cache)
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 900
     while time.time() < deadline and proc.poll() is None:
@@ -141,7 +162,8 @@ def test_killed_run_resumes_from_its_last_checkpoint(compiled, tmp_path):
     assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    cmd, env = _cli(*args, f"run_dir={run_dir}", "resume=true", cwd=tmp_path)
+    assert any(cache.iterdir()), "the first run wrote no compiled program to the cache"
+    cmd, env = _cli(*args, f"run_dir={run_dir}", "resume=true", cache=cache)
     done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     steps = [json.loads(x)["env_steps"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -243,7 +265,9 @@ def test_every_task_has_a_config_file_and_the_reference_overrides():
     assert config.compose(["task=fish-swim"]).agent.use_projection
     assert config.compose(["task=walker-walk"]).task.difficulty == "easy"
     fast = config.compose(["preset=fast"])
-    assert fast.train.num_envs >= 1000 and fast.train.batch_size > 256 and fast.train.utd_ratio < 1
+    assert fast.train.num_envs >= 256 and fast.train.utd_ratio < 1 and fast.env.physics == "fast"
+    balanced = config.compose(["preset=balanced"])
+    assert fast.train.num_envs > balanced.train.num_envs > 1 and balanced.train.utd_ratio > fast.train.utd_ratio
     paper = config.compose([])
     assert (paper.train.num_envs, paper.train.utd_ratio, paper.train.batch_size) == (1, 1.0, 256)
 
