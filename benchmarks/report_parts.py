@@ -91,7 +91,8 @@ class ReportSizes:
             seeds=(2,),
             updates_per_call=2,
             train_overrides=SMOKE_TRAINING,
-            fast_overrides=("env.physics=dmc", "train.utd_ratio=1.0"),
+            # The smoke's fast run trains the smoke's paper program (one compilation for both parts).
+            fast_overrides=("env.physics=dmc", "train.utd_ratio=1.0", "agent.nstep=1", "train.noise_decay_scale=1.0"),
             paper_seeds=2,
             fast_seeds=2,
             seed_scaling_overrides=(),
