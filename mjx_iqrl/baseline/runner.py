@@ -19,6 +19,7 @@ import datetime
 import functools
 import math
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -188,14 +189,17 @@ def run(cfg: BaselineConfig, run_dir: str | Path | None = None) -> BaselineResul
     sink = JsonlSink(run_dir / "metrics.jsonl")
     records: list[dict[str, Any]] = []
     clock = CompileClock()
-    before_training: list[float] = []  # compile seconds up to the first evaluation (outside brax's wall time)
+    # Training seconds: wall time since the first evaluation, less what was compiled and evaluated since (brax's own
+    # walltime metric differs between PPO and SAC, and includes the compilation of their training steps).
+    first: dict[str, float] = {}
     limit = cfg.train.max_train_seconds
 
     def progress(step: int, metrics: dict[str, Any]) -> None:
-        if not before_training:
-            before_training.append(clock.seconds)
-        walltime = float(metrics.get("training/walltime", 0.0))
-        train_s = max(0.0, walltime - (clock.seconds - before_training[0]))
+        now, evaluating = time.perf_counter(), float(metrics.get("eval/walltime", 0.0))
+        if not first:
+            first.update(wall=now, compile=clock.seconds, eval=evaluating)
+        spent = (clock.seconds - first["compile"]) + (evaluating - first["eval"])
+        train_s = max(0.0, now - first["wall"] - spent)
         record = {
             "env_steps": int(step),
             "eval/return_mean": float(metrics["eval/episode_reward"]),
