@@ -82,3 +82,17 @@ def finished_rows(name: str, settings: dict[str, Any], regimes: list[str], out_d
     if {**previous["config"], "regimes": None} != {**settings, "regimes": None}:
         raise SystemExit(f"--resume: {path} was written with other settings")
     return [r for r in previous["results"] if r["regime"] in regimes]
+
+
+def run_settings(args: Any, **extra: Any) -> dict[str, Any]:
+    """The settings a regimes benchmark records (and --resume compares): task, regimes, seeds, budget, overrides."""
+    return {
+        "task": args.task,
+        "regimes": args.regimes,
+        "seeds": args.seeds,
+        "env_steps": args.env_steps,
+        "seconds": args.seconds,
+        "eval_every": args.eval_every,
+        **extra,
+        "overrides": args.set,
+    }

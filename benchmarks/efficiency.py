@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import finished_rows, write_result
+from benchmarks.common import finished_rows, run_settings, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
 
 DEFAULT_REGIMES = ["paper", "fast", "brax-ppo", "brax-sac"]
@@ -77,15 +77,7 @@ def main(argv: list[str] | None = None) -> Path:
         parse_regime(text)
 
     budget = Budget(env_steps=args.env_steps, seconds=args.seconds, eval_every=args.eval_every)
-    settings = {
-        "task": args.task,
-        "regimes": args.regimes,
-        "seeds": args.seeds,
-        "env_steps": args.env_steps,
-        "seconds": args.seconds,
-        "eval_every": args.eval_every,
-        "overrides": args.set,
-    }
+    settings = run_settings(args)
     results = finished_rows(args.name, settings, args.regimes, args.out_dir) if args.resume else []
     done = {r["regime"] for r in results}
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import finished_rows, write_result
+from benchmarks.common import finished_rows, run_settings, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
 
 DEFAULT_REGIMES = [
@@ -169,17 +169,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
         parser.error("--seeds, --env-steps and --eval-every must be positive")
 
     budget = Budget(env_steps=args.env_steps, seconds=args.seconds, eval_every=args.eval_every)
-    settings = {
-        "task": args.task,
-        "regimes": args.regimes,
-        "seeds": args.seeds,
-        "env_steps": args.env_steps,
-        "seconds": args.seconds,
-        "eval_every": args.eval_every,
-        "thresholds": args.thresholds,
-        "dm_control_episodes": args.dm_control_episodes,
-        "overrides": args.set,
-    }
+    settings = run_settings(args, thresholds=args.thresholds, dm_control_episodes=args.dm_control_episodes)
     rows = finished_rows(args.name, settings, args.regimes, args.out_dir) if args.resume else []
     done = {r["regime"] for r in rows}
     with tempfile.TemporaryDirectory() as tmp:
