@@ -55,14 +55,14 @@ PARTS: tuple[tuple[str, float, float, bool], ...] = (
 )
 
 
-def part_functions(sizes: ReportSizes, out: Path) -> dict[str, Callable[[float], dict[str, Any]]]:
-    """Each part as a function of its deadline."""
+def part_functions(sizes: ReportSizes, out: Path, done: dict[str, Any]) -> dict[str, Callable[[float], dict[str, Any]]]:
+    """Each part as a function of its deadline; `done` holds the results of the parts that ran before it."""
     return {
         "env_throughput": lambda d: report_parts.env_throughput_part(sizes, d, sizes.tasks[:1]),
         "update_throughput": lambda d: report_parts.update_throughput_part(sizes, d),
         "fast_training": lambda d: report_parts.fast_training_part(sizes, d, out),
         "seed_scaling": lambda d: report_parts.seed_scaling_part(sizes, d),
-        "precision": lambda d: report_parts.precision_part(sizes, d),
+        "precision": lambda d: report_parts.precision_part(sizes, d, done),
         "env_throughput_more": lambda d: report_parts.env_throughput_part(sizes, d, sizes.tasks[1:]),
         "paper_training": lambda d: report_parts.paper_training_part(sizes, d, out),
     }
@@ -72,8 +72,8 @@ def run_parts(budget_s: float, sizes: ReportSizes, out: Path, write: Callable[[d
     """Runs every part within the budget, writing the report after each; returns the parts' results."""
     start = time.perf_counter()
     end = start + budget_s
-    functions = part_functions(sizes, out)
     parts: dict[str, Any] = {}
+    functions = part_functions(sizes, out, parts)
     for name, share, needs, rest in PARTS:
         now = time.perf_counter()
         needs = 0.0 if smoke else needs

@@ -9,6 +9,7 @@ seed_scaling) and the trainer itself (`mjx_iqrl.runner.run`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ class ReportSizes:
     """Seeds of the paper-protocol training."""
     fast_seeds: int = 1
     """Seeds of the fast-regime training."""
+    train_env_steps: int = 1_000_000_000
+    """Env steps at most of each training part; on an accelerator the part's deadline ends it first."""
     seed_scaling_overrides: tuple[str, ...] = ("train.warmup_env_steps=1000", "train.chunk_env_steps=400")
     """Overrides of the seed-scaling runs (a short warm-up, chunks of 400 updates)."""
     eval_every: int = 100_000
@@ -95,6 +98,7 @@ class ReportSizes:
             fast_overrides=("env.physics=dmc", "train.utd_ratio=1.0", "agent.nstep=1", "train.noise_decay_scale=1.0"),
             paper_seeds=2,
             fast_seeds=2,
+            train_env_steps=1200,
             seed_scaling_overrides=(),
             eval_every=400,
             paper_eval_every=400,
@@ -221,7 +225,7 @@ def fast_training_part(sizes: ReportSizes, deadline: Deadline, out: Path) -> dic
         f"task={sizes.tasks[0]}",
         "preset=fast",
         f"num_seeds={sizes.fast_seeds}",
-        "train.total_env_steps=1000000000",
+        f"train.total_env_steps={sizes.train_env_steps}",
         f"eval.every_env_steps={sizes.eval_every}",
         "checkpoint.every_env_steps=0",
         "logger.progress=false",
@@ -258,7 +262,7 @@ def paper_training_part(sizes: ReportSizes, deadline: Deadline, out: Path) -> di
         f"task={sizes.tasks[0]}",
         "preset=paper",
         f"num_seeds={sizes.paper_seeds}",
-        "train.total_env_steps=1000000000",
+        f"train.total_env_steps={sizes.train_env_steps}",
         f"eval.every_env_steps={sizes.paper_eval_every}",
         "checkpoint.every_env_steps=0",
         "logger.progress=false",
@@ -268,8 +272,10 @@ def paper_training_part(sizes: ReportSizes, deadline: Deadline, out: Path) -> di
     return _train(overrides, deadline, out / "paper_run")[0]
 
 
+@functools.cache
 def _rollout(task: str, precision: str, steps: int, device: Any) -> np.ndarray:
-    """Observations of `steps` control steps (fixed random actions, one env) computed on `device`."""
+    """Observations of `steps` control steps (fixed random actions, one env) computed on `device` (computed once per
+    argument set: on a CPU-only machine the reference and the accelerator's highest-precision rollout coincide)."""
     env = envs.make(task, matmul_precision=precision)
     low, high = env.action_bounds
     actions = np.random.default_rng(0).uniform(low, high, (steps, env.action_size)).astype(np.float32)
@@ -285,9 +291,16 @@ def _rollout(task: str, precision: str, steps: int, device: Any) -> np.ndarray:
     return np.asarray(jax.jit(run)(key, acts))
 
 
-def precision_part(sizes: ReportSizes, deadline: Deadline) -> dict[str, Any]:
+def _earlier_row(done: dict[str, Any], part: str, **match: Any) -> dict[str, Any] | None:
+    """The row of an earlier part's results with the given values, if that part ran and measured it."""
+    rows = done.get(part, {}).get("results", []) if done.get(part, {}).get("status") == "ok" else []
+    return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def precision_part(sizes: ReportSizes, deadline: Deadline, done: dict[str, Any]) -> dict[str, Any]:
     """Largest observation difference from the CPU after `precision_steps` steps under default and highest
-    matmul precision, and the speed cost of highest for env stepping and for the update."""
+    matmul precision, and the speed cost of highest for env stepping and for the update. Speeds that an earlier part
+    measured at the same sizes (`done`: env stepping at highest, the update at default) are taken from it."""
     task = sizes.tasks[0]
     cpu = jax.devices("cpu")[0]
     accelerator = jax.devices()[0]
@@ -300,6 +313,12 @@ def precision_part(sizes: ReportSizes, deadline: Deadline) -> dict[str, Any]:
         out[f"max_obs_diff_{precision}_first_10_steps"] = float(diff[:10].max())
     speed: dict[str, Any] = {}
     for precision in ("default", "highest"):
+        earlier = _earlier_row(
+            done, "env_throughput", task=task, profile="dmc", num_envs=sizes.precision_num_envs, precision=precision
+        )
+        if earlier is not None:
+            speed[f"env_{precision}"] = {"env_steps_per_s": earlier["env_steps_per_s"], "from": "env_throughput"}
+            continue
         if seconds_left(deadline) < 10:
             speed[f"env_{precision}"] = {"skipped": "the part's share of the budget was used up"}
             continue
@@ -309,6 +328,11 @@ def precision_part(sizes: ReportSizes, deadline: Deadline) -> dict[str, Any]:
         speed[f"env_{precision}"] = {"env_steps_per_s": row["env_steps_per_s"], "compile_s": row["env_compile_s"]}
     overrides = [f"task={task}", "logger.progress=false", *sizes.train_overrides]
     for precision in ("default", "highest"):
+        # The update-throughput part measures the config's default precision ("default") at batch_sizes[0].
+        earlier = _earlier_row(done, "update_throughput", batch_size=sizes.batch_sizes[0], num_seeds=1)
+        if precision == "default" and earlier is not None:
+            speed["update_default"] = {"ms_per_update": earlier["ms_per_update_step"], "from": "update_throughput"}
+            continue
         if seconds_left(deadline) < 10:
             speed[f"update_{precision}"] = {"skipped": "the part's share of the budget was used up"}
             continue

@@ -11,7 +11,8 @@ import envs
 from envs.brax_adapter import wrap_for_brax_training
 from tests.envs import oracle
 
-TASK = "cartpole-swingup"
+# The cheapest model to compile: these tests check wrappers and brax's contract, not physics.
+TASK = "pendulum-swingup"
 N, EPISODE, REPEAT, STEPS = 3, 10, 2, 7
 
 
@@ -58,7 +59,7 @@ def test_fresh_auto_reset_redraws_the_initial_state():
     new_start = np.asarray(obs[restart - 1])  # observation returned with done: the fresh initial state
     assert not np.allclose(new_start, np.asarray(first.obs)), "restarted from the first initial state"
     assert len({tuple(np.round(o, 5)) for o in new_start}) == N
-    assert np.all(new_start[:, 1] < -0.99)  # swing-up episodes start hanging down
+    assert np.all(new_start[:, 2] == 0.0)  # a pendulum episode starts at rest
 
 
 def test_reset_and_step_keep_brax_state_keys():

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from benchmarks import efficiency, frontier, gpu_report
+from benchmarks import regimes as regimes_module
 from benchmarks.regimes import Budget, baseline_config, parse_regime, time_to_reach
 from benchmarks.report_parts import SMOKE_TRAINING
 from tests.train.conftest import BASE
@@ -34,28 +35,47 @@ def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
         assert set(r["time_to"]) == {"500", "800"}
 
 
+@pytest.mark.unoptimized
 def test_frontier_smoke_writes_json_png_and_the_pareto_front(tmp_path):
-    """Two tiny regimes with two vmapped seeds each for a few hundred env steps, and one dm_control episode per
-    seed: every per-regime figure is present and the three-panel PNG is written."""
+    """Two tiny regimes (two seeds of one program: the second regime compiles nothing) with two vmapped seeds each
+    for a few hundred env steps, and one dm_control episode per seed: every per-regime figure is present and the
+    three-panel PNG is written."""
     args = ["--task", SMOKE_TASK, "--env-steps", "800", "--eval-every", "400", "--seeds", "2"]
-    regimes = ["--regimes", "paper", "paper:train.utd_ratio=0.5", "--thresholds", "0", "5000"]
+    regimes = ["--regimes", "paper", "paper:seed=7", "--thresholds", "0", "5000"]
     path = frontier.main(
         [*args, *regimes, "--dm-control-episodes", "1", "--set", *SMOKE_TRAINING, "--out-dir", str(tmp_path)]
     )
     assert path.with_suffix(".png").stat().st_size > 10_000
     data = json.loads(path.read_text())
     rows = data["results"]
-    assert [r["regime"] for r in rows] == ["paper", "paper:train.utd_ratio=0.5"]
+    assert [r["regime"] for r in rows] == ["paper", "paper:seed=7"]
+    assert rows[1]["compile_s"] == 0.0, "another seed of the same program was compiled again"
     for r in rows:
-        assert r["seeds"] == 2 and r["env_steps"] == 800 and r["compile_s"] > 0 and r["train_s"] > 0
+        assert r["seeds"] == 2 and r["env_steps"] == 800 and r["train_s"] > 0
         assert [len(p["returns"]) for p in r["curve"]] == [2, 2, 2]
         assert all(p["iqm_ci_low"] <= p["iqm"] <= p["iqm_ci_high"] for p in r["curve"])
         assert r["time_to"]["0"]["env_steps"] == 0 and r["time_to"]["5000"] is None
-        assert r["replay_ratio"] > 0 and r["env_steps_per_s"] > 0 and r["updates_per_s"] > 0
+        assert r["env_steps_per_s"] > 0 and r["updates_per_s"] > 0
+        # 200 updates at batch 16 over 400 transitions per seed (800 env steps, action repeat 2): replay ratio 8.
+        assert r["replay_ratio"] == 8.0
         assert len(r["dm_control"]["per_seed"]) == 2 and 0 <= r["dm_control"]["iqm"] <= 1000
-    # 200 updates at batch 16 over 400 transitions per seed for utd 1: replay ratio 8; utd 0.5: 4.
-    assert [r["replay_ratio"] for r in rows] == [8.0, 4.0]
+    assert rows[0]["compile_s"] > 0 and rows[0]["curve"][-1]["returns"] != rows[1]["curve"][-1]["returns"]
     assert data["frontier"]["threshold"] == 0 and set(data["frontier"]["pareto"]) <= {r["regime"] for r in rows}
+
+
+def test_regime_row_by_hand():
+    """Replay ratio (updates x batch / transitions stored per seed), rates and the final IQM of one regime's row."""
+    curve = [
+        {"env_steps": 0, "train_s": 0.0, "returns": [1.0, 3.0]},
+        {"env_steps": 800, "train_s": 4.0, "returns": [10.0, 30.0]},
+    ]
+    settings = {"batch_size": 16, "action_repeat": 2, "num_envs": 4}
+    runs = regimes_module.SeedRuns(curve, 5.0, 4.0, 800, 100, [], settings)
+    row = regimes_module.summarise(parse_regime("paper:train.utd_ratio=0.5"), runs, 2, [20.0], None)
+    # 100 updates x batch 16 over 800 / 2 = 400 transitions: 4; 800 env steps x 2 seeds in 4 s: 400 per second.
+    assert row["replay_ratio"] == 4.0 and row["env_steps_per_s"] == 400.0 and row["updates_per_s"] == 50.0
+    assert row["final"]["mean"] == 20.0 and row["final_per_seed"] == [10.0, 30.0] and row["compile_s"] == 5.0
+    assert row["time_to"]["20"]["env_steps"] == 800
 
 
 def test_pareto_front_by_hand():
@@ -87,6 +107,7 @@ def test_regime_text():
         parse_regime("paper:seeds=0")
 
 
+@pytest.mark.unoptimized
 def test_gpu_report_smoke_covers_every_part(tmp_path):
     """--smoke on CPU: every part ran (or was skipped with a reason), the JSON holds compile and run seconds and the
     summary table, and the fast policy was exported and evaluated in dm_control."""
@@ -117,7 +138,7 @@ def test_gpu_report_keeps_the_other_parts_when_one_raises(monkeypatch, tmp_path)
 
     functions = {name: (lambda d, name=name: {"value": name}) for name, *_ in gpu_report.PARTS}
     functions["fast_training"] = boom
-    monkeypatch.setattr(gpu_report, "part_functions", lambda sizes, out: functions)
+    monkeypatch.setattr(gpu_report, "part_functions", lambda sizes, out, done: functions)
     writes = []
     sizes = type("Sizes", (), {"tasks": ("a", "b")})()
     parts = gpu_report.run_parts(1e6, sizes, tmp_path, lambda p: writes.append(dict(p)), smoke=False)

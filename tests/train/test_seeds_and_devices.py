@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def comparison() -> dict:
     """Runs tests/train/multidevice_check.py on 4 emulated CPU devices."""
+    # Compiled with XLA's optimisations, as users' runs are: unoptimised, the 8-seed program's parameters differed
+    # from the separate runs' by 2e-3 after 200 updates (optimised: 2.4e-6).
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu"}
     done = subprocess.run(
         [sys.executable, "-m", "tests.train.multidevice_check"],
@@ -32,18 +34,16 @@ def comparison() -> dict:
 
 
 def test_four_devices_were_used(comparison):
-    assert comparison["devices"] == 4
+    assert comparison["devices"] == 4 and comparison["seeds_per_device"] == 2
 
 
-def test_seed_sharding_equals_one_device(comparison):
-    """Each device runs its seeds' part of the program; XLA vectorises one seed per device differently from four,
-    so parameters and metrics agree to float32 rounding (measured: 4.5e-7 after 200 updates)."""
-    assert comparison["seed_sharding"] <= 1e-5, comparison
-
-
-def test_vmapped_seeds_equal_separate_runs(comparison):
-    """Seed i of a 4-seed program matches a single-seed run with key seed + i (float32 reassociation only)."""
-    assert comparison["vmap_vs_separate"] <= 1e-5, comparison
+def test_sharded_and_vmapped_seeds_equal_separate_runs(comparison):
+    """Seed i of an 8-seed program sharded over 4 devices (2 vmapped seeds on each) matches a single-seed,
+    single-device run with key seed + i. XLA vectorises and partitions the seeds' programs differently from the
+    single run's, so parameters and losses agree to float32 rounding (bound 1e-5; measured 2.4e-6 after 200
+    updates)."""
+    assert comparison["sharded_seeds_vs_separate"] <= 1e-5, comparison
+    assert comparison["sharded_seeds_vs_separate_critic_loss"] <= 1e-5, comparison
 
 
 def test_env_sharding_matches_one_device(comparison):
