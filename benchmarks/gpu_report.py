@@ -1,7 +1,7 @@
 """Every headline figure of the trainer on one accelerator, from one command that fits a short device lease.
 
     python benchmarks/gpu_report.py --budget-s 480 --out DIR
-    python benchmarks/gpu_report.py --smoke --out DIR        # every part at tiny sizes on CPU (about two minutes)
+    python benchmarks/gpu_report.py --smoke --out DIR        # every part at tiny sizes on CPU (about 4 minutes)
 
 Within the budget, compilation included, the parts run most valuable first (`benchmarks/report_parts.py`):
   1. env_throughput: cheetah-run, both physics profiles, num_envs 256 to 16384, next to raw vmap(mjx.step);
@@ -252,7 +252,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--budget-s", type=float, default=480.0, help="seconds for all parts, compilation included")
     parser.add_argument("--out", default=None, help="output folder (JSON, PNGs, the exported fast policy)")
     parser.add_argument("--markdown", default=None, help="print the README table of this report JSON and stop")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes on CPU, every part, about two minutes")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes on CPU, every part, about 4 minutes")
     parser.add_argument("--cache-dir", default=None, help="persistent compilation cache (default on accelerators)")
     args = parser.parse_args(argv)
     if args.markdown:

@@ -84,8 +84,8 @@ class ReportSizes:
 
     @classmethod
     def smoke(cls) -> ReportSizes:
-        """Tiny sizes for a CPU run of every part in about two minutes: pendulum-swingup (the cheapest physics to
-        compile) and one small training program that the fast, seed-scaling and paper parts share."""
+        """Tiny sizes for a CPU run of every part in about 4 minutes on one core: pendulum-swingup (the cheapest
+        physics to compile) and one small training program that the fast, seed-scaling and paper parts share."""
         return cls(
             tasks=("pendulum-swingup",),
             num_envs=(8,),
