@@ -25,6 +25,7 @@ from mjx_iqrl import config
 from mjx_iqrl.aggregate import summarize
 
 SMOKE_TRAINING = (
+    "agent.horizon=2",
     "agent.latent_dim=8",
     "agent.mlp_dims=[16]",
     "agent.enc_mlp_dims=[16]",
@@ -36,7 +37,7 @@ SMOKE_TRAINING = (
     "train.replay_capacity=8000",
     "eval.episodes=2",
 )
-"""The smoke's training program: small networks, 4 envs, warm-up and chunks of 400 env steps."""
+"""The smoke's training program: small networks, a 2-step horizon, 4 envs, warm-up and chunks of 400 env steps."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,6 +27,10 @@ __all__ = ["Compiled", "compiled", "dm_control_resets", "flat_obs", "load", "par
 HEAVY_DOMAINS = ("dog", "humanoid")
 # Samples of the initial-state distribution tests (slow tier) and of the domains' initial-state checks.
 RESET_BATCH = 64
+# Domains whose tasks compile `jax.jit(env.reset)`, `reset_to` and `step` whole, with the model as a constant: the
+# staged programs, which take swimmer's 15-link model as an argument, ran for more than ten minutes without
+# finishing, where the whole programs compile in about two.
+WHOLE_PROGRAM_DOMAINS = ("swimmer",)
 
 
 def is_heavy(task: str) -> bool:
@@ -68,6 +72,9 @@ class Compiled:
 
             return jax.jit(run)
 
+        self._whole = registry.spec(task).dm_control[0] in WHOLE_PROGRAM_DOMAINS
+        if self._whole:
+            self._reset, self._reset_to, self._step = jax.jit(env.reset), jax.jit(env.reset_to), jax.jit(env.step)
         self._initial_data = staged(env.initial_data)
         self._copied_data = jax.jit(env.copied_data)
         self._first_state = staged(env.first_state)
@@ -79,6 +86,8 @@ class Compiled:
 
     def reset(self, key):
         """`env.reset(key)`, stage by stage."""
+        if self._whole:
+            return self._reset(key)
         return self._first_state(self._forward(self._initial_data(key)))
 
     def resets(self, key, n: int = RESET_BATCH) -> list:
@@ -87,10 +96,14 @@ class Compiled:
 
     def reset_to(self, **state):
         """`env.reset_to(**state)`, stage by stage."""
+        if self._whole:
+            return self._reset_to(**state)
         return self._first_state(self._forward(self._copied_data(**state)))
 
     def step(self, state, action):
         """`env.step(state, action)`, stage by stage."""
+        if self._whole:
+            return self._step(state, action)
         data = PHYSICS_STEP(
             self.env.mjx_model,
             self._before_step(state, action),
