@@ -1,5 +1,5 @@
-"""Test-session settings: CPU, no persistent compilation cache, test groups for two workers, and few compiled
-programs alive at a time.
+"""Test-session settings: CPU, no persistent compilation cache, faster-compiling XLA flags, test groups for two
+workers, and few compiled programs alive at a time.
 
 The suite runs on two pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml): XLA compiles on one core,
 and compilation is most of the suite's time. Tests that share compiled programs stay on one worker, in one group:
@@ -15,6 +15,18 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # jaxlib 0.10.2 aborted inside `executable.serialize()` writing MJX programs to the persistent compilation cache
 # late in long test sessions (after some dozens of compiled tasks); tests and their subprocesses compile without it.
 os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
+# XLA's CPU compiler with its older loop emitters and LLVM at -O1 compiles MJX programs about 40% faster (quadruped's
+# reset and step: 62 s against 112 s) and runs them as fast (50 steps: 0.59 s against 0.60 s). Subprocesses inherit
+# the flags, which are appended to any XLA_FLAGS already set.
+os.environ["XLA_FLAGS"] = " ".join(
+    dict.fromkeys(
+        [
+            *os.environ.get("XLA_FLAGS", "").split(),
+            "--xla_cpu_use_fusion_emitters=false",
+            "--xla_backend_optimization_level=1",
+        ]
+    )
+)
 
 import jax
 import pytest

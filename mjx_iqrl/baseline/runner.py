@@ -55,15 +55,63 @@ class _BudgetReached(Exception):
     """Raised from brax's progress callback to end training at the seconds budget."""
 
 
-class CompileClock:
-    """Seconds JAX spent tracing, lowering and compiling while `measuring()` is active."""
+class TimeSpans:
+    """A union of wall-clock spans: overlapping spans are counted once."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
+        # Disjoint (start, end) spans in time order.
+        self._spans: list[tuple[float, float]] = []
+
+    @property
+    def seconds(self) -> float:
+        """Wall seconds covered by at least one span."""
+        return sum(end - start for start, end in self._spans)
+
+    def add(self, duration: float, end: float | None = None) -> None:
+        """Adds a span of `duration` seconds that ended at `end` (perf_counter seconds; default now). Spans are added
+        in the order they end."""
+        end = time.perf_counter() if end is None else end
+        start = end - duration
+        while self._spans and self._spans[-1][1] > start:
+            earlier_start, earlier_end = self._spans.pop()
+            start, end = min(start, earlier_start), max(end, earlier_end)
+        self._spans.append((start, end))
+
+
+class CompileClock:
+    """Seconds JAX spent tracing, lowering and compiling while `measuring()` is active, and the seconds not spent
+    training: compilation plus the evaluations added with `evaluated`.
+
+    Each clock counts a union of spans. JAX's compile events can nest, and an evaluation can compile (brax
+    recompiles its evaluator when the parameters' layout changes): both are counted once."""
+
+    def __init__(self) -> None:
+        self._compiling = TimeSpans()
+        self._not_training = TimeSpans()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds spent compiling."""
+        return self._compiling.seconds
+
+    @property
+    def not_training_seconds(self) -> float:
+        """Seconds spent compiling or evaluating."""
+        return self._not_training.seconds
+
+    def evaluated(self, duration: float, end: float | None = None) -> None:
+        """Records an evaluation of `duration` seconds that ended at `end` (default now)."""
+        self._not_training.add(duration, end)
+
+    def compiled(self, duration: float, end: float | None = None) -> None:
+        """Records a compile event of `duration` seconds that ended at `end` (default now)."""
+        end = time.perf_counter() if end is None else end
+        self._compiling.add(duration, end)
+        self._not_training.add(duration, end)
 
     def _listener(self, event: str, duration: float, **_: Any) -> None:
         if event in _COMPILE_EVENTS:
-            self.seconds += duration
+            self.compiled(duration)
 
     @contextmanager
     def measuring(self) -> Iterator[CompileClock]:
@@ -189,17 +237,18 @@ def run(cfg: BaselineConfig, run_dir: str | Path | None = None) -> BaselineResul
     sink = JsonlSink(run_dir / "metrics.jsonl")
     records: list[dict[str, Any]] = []
     clock = CompileClock()
-    # Training seconds: wall time since the first evaluation, less what was compiled and evaluated since (brax's own
-    # walltime metric differs between PPO and SAC, and includes the compilation of their training steps).
+    # Training seconds: wall time since the first evaluation, less the time spent compiling or evaluating since
+    # (brax's own walltime metric differs between PPO and SAC, and includes the compilation of their training steps).
     first: dict[str, float] = {}
     limit = cfg.train.max_train_seconds
 
     def progress(step: int, metrics: dict[str, Any]) -> None:
-        now, evaluating = time.perf_counter(), float(metrics.get("eval/walltime", 0.0))
+        now = time.perf_counter()
+        # brax calls this right after the evaluation it reports.
+        clock.evaluated(float(metrics.get("eval/epoch_eval_time", 0.0)), now)
         if not first:
-            first.update(wall=now, compile=clock.seconds, eval=evaluating)
-        spent = (clock.seconds - first["compile"]) + (evaluating - first["eval"])
-        train_s = max(0.0, now - first["wall"] - spent)
+            first.update(wall=now, not_training=clock.not_training_seconds)
+        train_s = max(0.0, now - first["wall"] - (clock.not_training_seconds - first["not_training"]))
         record = {
             "env_steps": int(step),
             "eval/return_mean": float(metrics["eval/episode_reward"]),

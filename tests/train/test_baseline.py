@@ -14,6 +14,7 @@ import pytest
 from mjx_iqrl import baseline
 from mjx_iqrl.baseline.__main__ import main
 from mjx_iqrl.baseline.compat import ensure_device_put_replicated
+from mjx_iqrl.baseline.runner import CompileClock
 
 # Sizes (and the cheapest model, pendulum) that keep brax's programs small; the budget is three evaluations
 # (before training and twice after).
@@ -76,10 +77,23 @@ def test_tiny_baseline_run_writes_the_trainer_metrics(algo, tmp_path):
         assert {"env_steps", "eval/return_mean", "time/train_s", "time/compile_s"} <= set(record)
         assert math.isfinite(record["eval/return_mean"]) and 0 <= record["eval/return_mean"] <= 1000
     assert lines[0]["env_steps"] == 0 and lines[-1]["env_steps"] > 0
-    assert lines[-1]["time/compile_s"] > 0 and lines[-1]["time/train_s"] >= 0
+    assert lines[-1]["time/compile_s"] > 0 and lines[-1]["time/train_s"] > 0
     assert (tmp_path / algo / "config.yaml").is_file() and any((tmp_path / algo / "checkpoints").iterdir())
     action = np.asarray(result.act(np.zeros((1, 3), np.float32)))
     assert action.shape == (1, 1) and np.all(np.abs(action) <= 1)
+
+
+def test_compile_clock_counts_nested_and_overlapping_spans_once():
+    """Nested compile events count once; a compile inside an evaluation is not subtracted twice from training."""
+    clock = CompileClock()
+    clock.compiled(1.0, end=11.0)  # [10, 11], inside the next
+    clock.compiled(3.0, end=12.0)  # [9, 12]
+    clock.compiled(0.5, end=20.0)  # [19.5, 20]
+    assert clock.seconds == pytest.approx(3.5)
+    clock.evaluated(2.0, end=21.0)  # [19, 21] holds the last compile
+    clock.evaluated(1.0, end=30.0)  # [29, 30]
+    assert clock.seconds == pytest.approx(3.5)
+    assert clock.not_training_seconds == pytest.approx(3.0 + 2.0 + 1.0)
 
 
 @pytest.mark.parametrize(
