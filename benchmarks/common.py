@@ -96,3 +96,23 @@ def run_settings(args: Any, **extra: Any) -> dict[str, Any]:
         **extra,
         "overrides": args.set,
     }
+
+
+def steps_axis(ax: Any) -> None:
+    """Env-step ticks in engineering notation (50k, 1M), which stay readable at millions of steps."""
+    from matplotlib.ticker import EngFormatter
+
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+
+
+def save_with_legend_below(fig: Any, ax: Any, path: Path, columns: int = 2) -> Path:
+    """Saves `fig` (dpi 110) with `ax`'s legend below the panels, where it covers no curve, and closes it."""
+    import matplotlib.pyplot as plt
+
+    handles, labels = ax.get_legend_handles_labels()
+    rows = -(-len(labels) // columns)
+    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, (0.16 * rows + 0.05) / fig.get_figheight(), 1, 1))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import finished_rows, run_settings, write_result
+from benchmarks.common import finished_rows, run_settings, save_with_legend_below, steps_axis, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
 
 DEFAULT_REGIMES = ["paper", "fast", "brax-ppo", "brax-sac"]
@@ -50,11 +50,8 @@ def plot(results: list[dict], task: str, path: Path) -> Path:
     )
     for ax in (left, right):
         ax.grid(alpha=0.3)
-    left.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    steps_axis(left)
+    return save_with_legend_below(fig, left, path)
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import finished_rows, run_settings, write_result
+from benchmarks.common import finished_rows, run_settings, save_with_legend_below, steps_axis, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
 
 DEFAULT_REGIMES = [
@@ -102,7 +102,7 @@ def plot(rows: list[dict[str, Any]], front: dict[str, Any], task: str, path: Pat
     by_steps.set_title(f"{task}: sample efficiency")
     by_time.set(xlabel="training seconds (compilation and evaluation excluded)", ylabel="evaluation return (IQM)")
     by_time.set_title("wall-clock efficiency")
-    by_steps.legend(fontsize=7)
+    steps_axis(by_steps)
     threshold = front["threshold"]
     points = front["points"]
     for name, (steps, secs) in points.items():
@@ -117,12 +117,10 @@ def plot(rows: list[dict[str, Any]], front: dict[str, Any], task: str, path: Pat
     panel.set_title(
         f"frontier: IQM return >= {threshold:g}" if threshold is not None else "frontier: no threshold reached"
     )
+    panel.margins(x=0.35, y=0.1)
     for ax in (by_steps, by_time, panel):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_with_legend_below(fig, by_steps, path)
 
 
 def summary_table(rows: list[dict[str, Any]], thresholds: Sequence[float]) -> str:

@@ -192,7 +192,8 @@ def train_baseline(task: str, regime: Regime, budget: Budget, seeds: int, out: P
     options = cfg.options
     return SeedRuns(
         curve=curve,
-        compile_s=float(np.mean([r.records[0]["time/compile_s"] for _, r in runs])),
+        # All of a run's compilation: brax compiles its training step after the first evaluation.
+        compile_s=float(np.mean([e[-1]["time/compile_s"] for e in evals])),
         train_s=curve[-1]["train_s"] if curve else 0.0,
         env_steps=curve[-1]["env_steps"] if curve else 0,
         updates=None,
