@@ -67,8 +67,9 @@ def _group(item) -> str:
 
 
 # Seconds of the largest worker groups in a fresh CI run (2 cores). pytest-xdist hands out groups in the order of
-# their first test, so the suite lists the largest first and the two workers end together (longest processing time
-# first); unlisted groups are small. A stale entry only costs balance, never a test.
+# their first test (with `--no-loadscope-reorder` in pyproject.toml; by default it orders them by their number of
+# tests), so the suite lists the largest first and the two workers end together (longest processing time first);
+# unlisted groups are small. A stale entry only costs balance, never a test.
 GROUP_SECONDS = {
     "domain-dog": 490,
     "shared-training-run": 450,
