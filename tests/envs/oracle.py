@@ -72,9 +72,6 @@ class Compiled:
 
             return jax.jit(run)
 
-        self._whole = registry.spec(task).dm_control[0] in WHOLE_PROGRAM_DOMAINS
-        if self._whole:
-            self._reset, self._reset_to, self._step = jax.jit(env.reset), jax.jit(env.reset_to), jax.jit(env.step)
         self._initial_data = staged(env.initial_data)
         self._copied_data = jax.jit(env.copied_data)
         self._first_state = staged(env.first_state)
@@ -86,8 +83,6 @@ class Compiled:
 
     def reset(self, key):
         """`env.reset(key)`, stage by stage."""
-        if self._whole:
-            return self._reset(key)
         return self._first_state(self._forward(self._initial_data(key)))
 
     def resets(self, key, n: int = RESET_BATCH) -> list:
@@ -96,14 +91,10 @@ class Compiled:
 
     def reset_to(self, **state):
         """`env.reset_to(**state)`, stage by stage."""
-        if self._whole:
-            return self._reset_to(**state)
         return self._first_state(self._forward(self._copied_data(**state)))
 
     def step(self, state, action):
         """`env.step(state, action)`, stage by stage."""
-        if self._whole:
-            return self._step(state, action)
         data = PHYSICS_STEP(
             self.env.mjx_model,
             self._before_step(state, action),
@@ -117,10 +108,33 @@ class Compiled:
         return self.reset_to(**physics_state(dm_env, self.env))
 
 
+class WholeProgram(Compiled):
+    """A task of `WHOLE_PROGRAM_DOMAINS`: reset, reset_to and step compiled whole, with the model as a constant."""
+
+    def __init__(self, task: str, **overrides):
+        super().__init__(task, **overrides)
+        self._reset, self._reset_to, self._step = (
+            jax.jit(f) for f in (self.env.reset, self.env.reset_to, self.env.step)
+        )
+
+    def reset(self, key):
+        """`jax.jit(env.reset)(key)`."""
+        return self._reset(key)
+
+    def reset_to(self, **state):
+        """`jax.jit(env.reset_to)(**state)`."""
+        return self._reset_to(**state)
+
+    def step(self, state, action):
+        """`jax.jit(env.step)(state, action)`."""
+        return self._step(state, action)
+
+
 @functools.cache
 def compiled(task: str, physics: str = "dmc") -> Compiled:
     """Session-wide cache of compiled tasks, shared by every test module."""
-    return Compiled(task, physics=physics)
+    whole = registry.spec(task).dm_control[0] in WHOLE_PROGRAM_DOMAINS
+    return (WholeProgram if whole else Compiled)(task, physics=physics)
 
 
 def clear() -> None:
