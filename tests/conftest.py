@@ -16,10 +16,9 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # late in long test sessions (after some dozens of compiled tasks); tests and their subprocesses compile without it.
 os.environ["JAX_ENABLE_COMPILATION_CACHE"] = "false"
 # XLA's CPU compiler with its older loop emitters and LLVM at -O1 compiles MJX programs about 40% faster (quadruped's
-# reset and step: 62 s against 112 s; dog-walk's copy-and-step 382 s against 447 s) and runs them as fast (50
-# quadruped steps: 0.59 s against 0.60 s). The agent's small update runs about twice as slowly under them (7.9 ms
-# against 3.8 ms at cartpole size), which costs the few runtime-heavy tests less than the compilation saved: the suite
-# took 1632 s on 2 cores with them, 1977 s without. Subprocesses inherit the flags (appended to any XLA_FLAGS set).
+# reset and step: 62 s against 112 s) and runs them as fast (50 quadruped steps: 0.59 s against 0.60 s); the shared
+# training program (tests/train/conftest.py) compiles in 71 s against 120 s and runs 1000 updates in 5.0 s against
+# 4.8 s (one core each). Subprocesses inherit the flags (appended to any XLA_FLAGS set).
 os.environ["XLA_FLAGS"] = " ".join(
     dict.fromkeys(
         [
@@ -66,22 +65,22 @@ def _group(item) -> str:
     return item.module.__name__
 
 
-# Seconds of the largest worker groups in a fresh CI run (2 cores). pytest-xdist hands out groups in the order of
-# their first test (with `--no-loadscope-reorder` in pyproject.toml; by default it orders them by their number of
-# tests), so the suite lists the largest first and the two workers end together (longest processing time first);
-# unlisted groups are small. A stale entry only costs balance, never a test.
+# Seconds of the largest worker groups in a run of the default tier on 2 cores. pytest-xdist hands out groups in
+# the order of their first test (with `--no-loadscope-reorder` in pyproject.toml; by default it orders them by their
+# number of tests), so the suite lists the largest first and the two workers end together (longest processing time
+# first); unlisted groups are small. A stale entry only costs balance, never a test.
 GROUP_SECONDS = {
-    "domain-dog": 490,
-    "shared-training-run": 450,
-    "tests.train.test_seeds_and_devices": 250,
-    "domain-finger": 215,
-    "tests.train.test_benchmarks": 160,
-    "domain-quadruped": 150,
-    "tests.train.test_baseline": 145,
-    "domain-swimmer": 125,
-    "tests.train.test_training": 105,
-    "domain-manipulator": 100,
-    "domain-humanoid": 85,
+    "shared-training-run": 250,
+    "domain-dog": 240,
+    "domain-finger": 145,
+    "tests.train.test_benchmarks": 145,
+    "tests.train.test_seeds_and_devices": 140,
+    "tests.train.test_baseline": 130,
+    "domain-swimmer": 110,
+    "domain-quadruped": 110,
+    "tests.train.test_training": 100,
+    "domain-manipulator": 95,
+    "domain-cheetah": 60,
 }
 
 

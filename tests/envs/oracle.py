@@ -13,17 +13,28 @@ from __future__ import annotations
 import functools
 
 import jax
+import mujoco
 import pytest
+from mujoco import mjx
 
 import envs
 from envs import physics, registry
 from envs.reference import flat_obs, load, physics_state
 
-__all__ = ["Compiled", "compiled", "dm_control_resets", "flat_obs", "load", "params", "physics_state"]
+__all__ = [
+    "Compiled",
+    "compiled",
+    "dm_control_resets",
+    "flat_obs",
+    "forwarded_by_mujoco",
+    "load",
+    "params",
+    "physics_state",
+]
 
-# Domains whose MJX programs take minutes to compile on two CPU cores. Their per-task tests carry the `heavy` mark,
-# which the default test run deselects (`python -m pytest -m heavy` runs them); `test_heavy_models.py` still steps
-# one task of each in the default run.
+# Domains whose MJX programs take minutes to compile on two CPU cores. Their per-task tests carry the `heavy` mark
+# and belong to the second tier (`slow`), which the default test run deselects (`python -m pytest -m heavy` runs just
+# them); `test_heavy_models.py` still compiles and checks one step of each model in the default run.
 HEAVY_DOMAINS = ("dog", "humanoid")
 # Samples of the initial-state distribution tests (slow tier) and of the domains' initial-state checks.
 RESET_BATCH = 64
@@ -39,8 +50,8 @@ def is_heavy(task: str) -> bool:
 
 
 def params(tasks: list[str]) -> list:
-    """Task names as pytest parameters, the heavy ones marked `heavy`."""
-    return [pytest.param(t, marks=pytest.mark.heavy) if is_heavy(t) else t for t in tasks]
+    """Task names as pytest parameters, the heavy ones marked `heavy` and `slow`."""
+    return [pytest.param(t, marks=(pytest.mark.heavy, pytest.mark.slow)) if is_heavy(t) else t for t in tasks]
 
 
 @functools.partial(jax.jit, static_argnames="precision")
@@ -142,6 +153,25 @@ def clear() -> None:
     compiled.cache_clear()
     FORWARD.clear_cache()
     PHYSICS_STEP.clear_cache()
+
+
+def forwarded_by_mujoco(dm_env, env) -> mjx.Data:
+    """dm_control's current physics state in our model, forwarded by MuJoCo itself (float64, actuation disabled as
+    dm_control's reset does), as MJX data: a first state for `env.step` without compiling MJX's forward pass."""
+    m = env.unwrapped.mj_model
+    d = mujoco.MjData(m)
+    for name, value in physics_state(dm_env, env).items():
+        if name == "time":
+            d.time = value
+        else:
+            getattr(d, name)[:] = value
+    flags = m.opt.disableflags
+    m.opt.disableflags = flags | mujoco.mjtDisableBit.mjDSBL_ACTUATION
+    try:
+        mujoco.mj_forward(m, d)
+    finally:
+        m.opt.disableflags = flags
+    return mjx.put_data(m, d)
 
 
 def dm_control_resets(task: str, n: int, seed: int = 1000) -> list:
