@@ -10,6 +10,7 @@ compose to exactly what `jax.jit(env.reset)` and `jax.jit(env.step)` compute.
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import jax
@@ -158,20 +159,17 @@ def clear() -> None:
 def forwarded_by_mujoco(dm_env, env) -> mjx.Data:
     """dm_control's current physics state in our model, forwarded by MuJoCo itself (float64, actuation disabled as
     dm_control's reset does), as MJX data: a first state for `env.step` without compiling MJX's forward pass."""
-    m = env.unwrapped.mj_model
+    model = env.unwrapped.mj_model
+    m = copy.copy(model)  # its own options, so that the shared model keeps actuation on
+    m.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_ACTUATION
     d = mujoco.MjData(m)
     for name, value in physics_state(dm_env, env).items():
         if name == "time":
             d.time = value
         else:
             getattr(d, name)[:] = value
-    flags = m.opt.disableflags
-    m.opt.disableflags = flags | mujoco.mjtDisableBit.mjDSBL_ACTUATION
-    try:
-        mujoco.mj_forward(m, d)
-    finally:
-        m.opt.disableflags = flags
-    return mjx.put_data(m, d)
+    mujoco.mj_forward(m, d)
+    return mjx.put_data(model, d)
 
 
 def dm_control_resets(task: str, n: int, seed: int = 1000) -> list:
