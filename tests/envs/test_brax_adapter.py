@@ -29,7 +29,7 @@ def _rollout(wrapped, key):
 
         return state, jax.lax.scan(body, state, actions)
 
-    return jax.jit(run)(key)
+    return oracle.jit(run)(key)
 
 
 def test_brax_training_wrappers_run_over_a_task():
@@ -67,8 +67,8 @@ def test_reset_and_step_keep_brax_state_keys():
     from brax.envs.base import State
 
     env = envs.to_brax(oracle.compiled(TASK).env)
-    state = jax.jit(env.reset)(jax.random.PRNGKey(0))
-    after = jax.jit(env.step)(state, jnp.ones(env.action_size))
+    state = oracle.jit(env.reset)(jax.random.PRNGKey(0))
+    after = oracle.jit(env.step)(state, jnp.ones(env.action_size))
     assert isinstance(state, State) and isinstance(after, State)
     assert set(state.metrics) == set(after.metrics) and set(state.info) == set(after.info)
     assert env.backend == "mjx" and env.unwrapped is env
