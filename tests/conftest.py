@@ -65,10 +65,10 @@ def _group(item) -> str:
     return item.module.__name__
 
 
-# Seconds of the largest worker groups in a run of the default tier on 2 cores. pytest-xdist hands out groups in
-# the order of their first test (with `--no-loadscope-reorder` in pyproject.toml; by default it orders them by their
-# number of tests), so the suite lists the largest first and the two workers end together (longest processing time
-# first); unlisted groups are small. A stale entry only costs balance, never a test.
+# Seconds of the worker groups in a run of the default tier on 2 cores. pytest-xdist hands out groups in the order
+# of their first test (with `--no-loadscope-reorder` in pyproject.toml; by default it orders them by their number of
+# tests), so the suite lists the largest first and the two workers end together (longest processing time first);
+# unlisted groups take a few seconds each and go last. A stale entry only costs balance, never a test.
 GROUP_SECONDS = {
     "shared-training-run": 195,
     "domain-dog": 180,
@@ -82,6 +82,20 @@ GROUP_SECONDS = {
     "domain-manipulator": 65,
     "tests.agent.test_update": 40,
     "domain-cheetah": 35,
+    "domain-cartpole": 34,
+    "tests.envs.test_envs": 32,
+    "tests.train.test_update_loop": 30,
+    "domain-walker": 29,
+    "domain-pendulum": 28,
+    "domain-humanoid": 26,
+    "domain-hopper": 25,
+    "domain-fish": 23,
+    "domain-reacher": 22,
+    "domain-acrobot": 22,
+    "domain-ball_in_cup": 21,
+    "tests.agent.test_losses": 16,
+    "domain-point_mass": 10,
+    "tests.agent.test_networks": 10,
 }
 
 
