@@ -5,7 +5,7 @@ reset_to and step run here as the env's own stages (`DmcEnv.initial_data`, `copi
 `_before_step`, `after_physics`, see `envs.core`) around two physics programs, `FORWARD` and `PHYSICS_STEP`, that
 take the MJX model as an argument: they are compiled once per model and serve every task that shares it (walker's
 stand, walk and run; cartpole's four tasks; ...). `test_staged_env_equals_the_compiled_env` checks that the stages
-compose to exactly what `jax.jit(env.reset)` and `jax.jit(env.step)` compute.
+compose to exactly what `oracle.jit(env.reset)` and `oracle.jit(env.step)` compute.
 """
 
 from __future__ import annotations
