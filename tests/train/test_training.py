@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import envs
+from envs import reference
 from mjx_iqrl import config
 from mjx_iqrl.checkpoint import Checkpointer, load_policy
 from mjx_iqrl.eval_episodes import dm_control_returns
@@ -221,10 +222,9 @@ def test_learning_beats_a_random_policy(compiled, tmp_path):
 
 def _random_policy_return(task: str, episodes: int) -> float:
     """Mean return of a uniform-random policy at action repeat 2 in dm_control itself (no program to compile)."""
-    env = envs.make(task)
-    low, high = env.action_bounds
+    spec = reference.load(task).action_spec()
     rng = np.random.default_rng(0)
-    uniform = lambda obs: rng.uniform(low, high, (1, env.action_size))
+    uniform = lambda obs: rng.uniform(spec.minimum, spec.maximum, (1, *spec.shape))
     return float(dm_control_returns(uniform, task, episodes, seed=0, action_repeat=2).mean())
 
 
