@@ -3,7 +3,7 @@
 Keys: `copied` (observation, one step after copying dm_control's state), `copied_reward` (reward there),
 `trajectory` (largest observation difference over the free-running rollout) and `reward` (largest reward difference
 over it), and optionally `constant_spread` (the spread, over initial states, allowed in an observation dimension
-that dm_control's float64 holds constant; default 5e-6 plus 1e-6 of its magnitude). Each module records the errors
+that dm_control's float64 holds constant, on top of 1e-6 of its magnitude; default 5e-6). Each module records the errors
 measured when the values were set.
 """
 
