@@ -115,5 +115,5 @@ def test_initial_state_distribution_matches_dm_control(task):
     ratio = spread_ours[varying] / spread_theirs[varying]
     assert np.all((ratio > 0.5) & (ratio < 2.0)), ratio
     # Dimensions constant in dm_control (float64) may vary by float32 rounding here (quadruped's sensors: ~2e-6).
-    rounding = TOLERANCES[task].get("constant_spread", 5e-6) + 1e-6 * np.abs(theirs.mean(0)[~varying])
+    rounding = TOLERANCES[task]["constant_spread"] + 1e-6 * np.abs(theirs.mean(0)[~varying])
     assert np.all(spread_ours[~varying] <= rounding), spread_ours[~varying]

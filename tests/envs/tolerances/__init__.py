@@ -3,8 +3,8 @@
 Keys: `copied` (observation, one step after copying dm_control's state), `copied_reward` (reward there),
 `trajectory` (largest observation difference over the free-running rollout) and `reward` (largest reward difference
 over it), and optionally `constant_spread` (the spread, over initial states, allowed in an observation dimension
-that dm_control's float64 holds constant, on top of 1e-6 of its magnitude; default 5e-6). Each module records the errors
-measured when the values were set.
+that dm_control's float64 holds constant, on top of 1e-6 of its magnitude; `DEFAULTS` gives it where a module does
+not). Each module records the errors measured when the values were set.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import importlib
 import pkgutil
 
 KEYS = {"copied", "copied_reward", "trajectory", "reward"}
-OPTIONAL_KEYS = {"constant_spread"}
+# Quadruped's float32 sensor rounding, about 2e-6, with margin.
+DEFAULTS = {"constant_spread": 5e-6}
 
 
 def load() -> dict[str, dict[str, float]]:
@@ -22,9 +23,9 @@ def load() -> dict[str, dict[str, float]]:
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
         for task, values in module.TOLERANCES.items():
-            assert KEYS <= set(values) <= KEYS | OPTIONAL_KEYS, (
-                f"{info.name}: {task} needs {sorted(KEYS)}, and may have {sorted(OPTIONAL_KEYS)}"
+            assert KEYS <= set(values) <= KEYS | set(DEFAULTS), (
+                f"{info.name}: {task} needs {sorted(KEYS)}, and may have {sorted(DEFAULTS)}"
             )
             assert task not in merged, f"{task} has tolerances in two modules"
-            merged[task] = values
+            merged[task] = {**DEFAULTS, **values}
     return merged
