@@ -1,4 +1,5 @@
-"""Shared helpers for benchmarks: environment description and JSON result files."""
+"""Shared helpers for benchmarks: environment description and JSON result files (and the plotting helpers they
+share with `mjx_iqrl.plot`, re-exported from `mjx_iqrl.plotting`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,18 @@ from pathlib import Path
 from typing import Any
 
 import jax
+
+from mjx_iqrl.plotting import save_with_legend_below, steps_axis
+
+__all__ = [
+    "device_name",
+    "environment_info",
+    "finished_rows",
+    "run_settings",
+    "save_with_legend_below",
+    "steps_axis",
+    "write_result",
+]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -68,7 +81,10 @@ def write_result(name: str, payload: dict[str, Any], out_dir: str | os.PathLike 
     out.mkdir(parents=True, exist_ok=True)
     env = environment_info()
     path = out / f"{name}_{env['device']}.json"
-    path.write_text(json.dumps({"benchmark": name, "environment": env, **payload}, indent=2) + "\n")
+    # Written whole, then renamed: an interrupted benchmark never leaves half a file for --resume to read.
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps({"benchmark": name, "environment": env, **payload}, indent=2) + "\n")
+    os.replace(partial, path)
     return path
 
 
@@ -96,23 +112,3 @@ def run_settings(args: Any, **extra: Any) -> dict[str, Any]:
         **extra,
         "overrides": args.set,
     }
-
-
-def steps_axis(ax: Any) -> None:
-    """Env-step ticks in engineering notation (50k, 1M), which stay readable at millions of steps."""
-    from matplotlib.ticker import EngFormatter
-
-    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
-
-
-def save_with_legend_below(fig: Any, ax: Any, path: Path, columns: int = 2) -> Path:
-    """Saves `fig` (dpi 110) with `ax`'s legend below the panels, where it covers no curve, and closes it."""
-    import matplotlib.pyplot as plt
-
-    handles, labels = ax.get_legend_handles_labels()
-    rows = -(-len(labels) // columns)
-    fig.legend(handles, labels, loc="lower center", ncol=columns, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, (0.16 * rows + 0.05) / fig.get_figheight(), 1, 1))
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path

@@ -16,6 +16,8 @@ physics profile) costs when the policy meets dm_control.
 from __future__ import annotations
 
 import dataclasses
+import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -93,13 +95,15 @@ class SeedRuns:
     """The regime's resolved sizes (num_envs, batch_size, ...), for the table."""
 
 
-def _iqrl_config(task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str]) -> config.Config:
+def _iqrl_config(
+    task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str], checkpoint_every: int = 0
+) -> config.Config:
     overrides = [
         f"task={task}",
         f"preset={regime.name}",
         f"train.total_env_steps={budget.env_steps}",
         f"eval.every_env_steps={budget.eval_every}",
-        "checkpoint.every_env_steps=0",
+        f"checkpoint.every_env_steps={checkpoint_every}",
         "logger.progress=false",
         f"num_seeds={seeds}",
         *([f"train.max_train_seconds={budget.seconds}"] if budget.seconds is not None else []),
@@ -109,15 +113,34 @@ def _iqrl_config(task: str, regime: Regime, budget: Budget, seeds: int, extra: S
     return config.compose(overrides)
 
 
-def train_iqrl(task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str], out: Path) -> SeedRuns:
-    """Trains an iQRL regime with its seeds vmapped in one program (`mjx_iqrl.runner.run`)."""
+def train_iqrl(
+    task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str], out: Path, checkpoint_every: int = 0
+) -> SeedRuns:
+    """Trains an iQRL regime with its seeds vmapped in one program (`mjx_iqrl.runner.run`) in the run folder `out`.
+
+    With `checkpoint_every` > 0 the run checkpoints that often, and a folder holding a checkpoint of an interrupted
+    run is resumed from it (`resume=true`) instead of being trained again; any other content of `out` is replaced.
+    """
     from mjx_iqrl.agent import make_policy
+    from mjx_iqrl.checkpoint import Checkpointer
     from mjx_iqrl.runner import run
 
-    cfg = _iqrl_config(task, regime, budget, seeds, extra)
+    cfg = _iqrl_config(task, regime, budget, seeds, extra, checkpoint_every)
+    resume = False
+    if checkpoint_every and out.is_dir():
+        checkpointer = Checkpointer(out)
+        resume = checkpointer.latest_step() is not None
+        checkpointer.close()
+    if resume:
+        print(f"resuming {task} {regime.text} from its checkpoint in {out}", flush=True)
+        cfg = dataclasses.replace(cfg, resume=True)
+    elif out.exists():
+        shutil.rmtree(out)
     result = run(cfg, run_dir=out)
+    # The run's whole log: a resumed run returns only the records written after its checkpoint.
+    records = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
     curve, compile_s, train_s = [], 0.0, 0.0
-    for record in result.records:
+    for record in records:
         compile_s = record.get("time/compile_s", compile_s)
         train_s = record.get("time/train_s", train_s)
         if "eval/return_mean" in record:
@@ -130,7 +153,7 @@ def train_iqrl(task: str, regime: Regime, budget: Budget, seeds: int, extra: Seq
     for i in range(seeds):
         params = jax.tree.map(lambda x, i=i: x[i], result.state.agent.policy_params)
         acts.append(jax.jit(lambda obs, params=params: policy.act_deterministic(params, obs)))
-    last = result.records[-1]
+    last = records[-1]
     t = cfg.train
     return SeedRuns(
         curve=curve,
@@ -207,6 +230,11 @@ def train_baseline(task: str, regime: Regime, budget: Budget, seeds: int, out: P
             "overrides": list(regime.overrides),
         },
     )
+
+
+def folder_name(text: str) -> str:
+    """A file-name-safe folder name for a regime's text."""
+    return text.replace(":", "_").replace("=", "-").replace(",", "_").replace("/", "-")
 
 
 def time_to_reach(curve: list[dict[str, Any]], threshold: float) -> dict[str, Any] | None:
@@ -298,15 +326,19 @@ def run_regime(
     thresholds: Sequence[float],
     out: Path,
     dm_control_episodes: int = 0,
+    checkpoint_every: int = 0,
 ) -> dict[str, Any]:
-    """Trains one regime and returns its benchmark row (`summarise`), with the dm_control evaluation if asked."""
+    """Trains one regime and returns its benchmark row (`summarise`), with the dm_control evaluation if asked.
+
+    `checkpoint_every` > 0 makes an iQRL regime's run in `out` resumable (`train_iqrl`); brax trains from scratch.
+    """
     regime = parse_regime(text)
     seeds = regime.seeds or seeds
-    folder = out / text.replace(":", "_").replace("=", "-").replace(",", "_").replace("/", "-")
+    folder = out / folder_name(text)
     if regime.is_baseline:
         runs = train_baseline(task, regime, budget, seeds, folder)
     else:
-        runs = train_iqrl(task, regime, budget, seeds, extra, folder)
+        runs = train_iqrl(task, regime, budget, seeds, extra, folder, checkpoint_every)
     dm = None
     if dm_control_episodes > 0:
         dm = dm_control_evaluation(task, runs.acts, dm_control_episodes, runs.settings["action_repeat"])
