@@ -7,10 +7,11 @@ import json
 
 import pytest
 
-from benchmarks import efficiency, frontier, gpu_report
+from benchmarks import efficiency, frontier, gpu_report, suite
 from benchmarks import regimes as regimes_module
 from benchmarks.regimes import Budget, baseline_config, parse_regime, time_to_reach
 from benchmarks.report_parts import SMOKE_TRAINING
+from mjx_iqrl import anchors
 from tests.train.conftest import BASE
 
 SETTINGS = [o for o in BASE if not o.startswith("task=")]
@@ -61,6 +62,39 @@ def test_frontier_smoke_writes_json_png_and_the_pareto_front(tmp_path):
         assert len(r["dm_control"]["per_seed"]) == 2 and 0 <= r["dm_control"]["iqm"] <= 1000
     assert rows[0]["compile_s"] > 0 and rows[0]["curve"][-1]["returns"] != rows[1]["curve"][-1]["returns"]
     assert data["frontier"]["threshold"] == 0 and set(data["frontier"]["pareto"]) <= {r["regime"] for r in rows}
+
+
+@pytest.mark.unoptimized
+def test_suite_smoke_writes_rows_published_comparisons_and_resumes(tmp_path):
+    """One task of the frontier smoke's program (compiled once for both), two vmapped seeds: the row holds the IQM
+    curve, the dm_control transfer gap and every published algorithm's mean at its evaluation steps; a second call
+    with --resume trains nothing, and with the row gone it resumes the run from its final checkpoint."""
+    out, runs = tmp_path / "results", tmp_path / "runs"
+    args = ["--tasks", SMOKE_TASK, "--seeds", "2", "--env-steps", "800", "--eval-every", "400"]
+    args += ["--checkpoint-every", "400", "--dm-control-episodes", "1", "--set", *SMOKE_TRAINING]
+    args += ["--out-dir", str(out), "--runs-dir", str(runs), "--name", "s"]
+    path = suite.main(args)
+    assert path.with_suffix(".png").stat().st_size > 10_000
+    data = json.loads(path.read_text())
+    (row,) = data["results"]
+    assert (row["task"], row["regime"], row["seeds"], row["env_steps"]) == (SMOKE_TASK, "paper", 2, 800)
+    assert [p["env_steps"] for p in row["curve"]] == [0, 400, 800] and row["train_s"] > 0
+    assert row["transfer_gap"] == pytest.approx(row["dm_control"]["iqm"] - row["final"]["iqm"])
+    assert data["config"]["anchors"] == anchors.algorithms()
+    for algo in ("sac", "tdmpc2"):
+        final = row["published"][algo]["final"]
+        assert final["mean"] == pytest.approx(anchors.at(algo, SMOKE_TASK, 800).mean)
+        assert final["ratio"] == pytest.approx(row["final"]["iqm"] / final["mean"])
+        assert [p["env_steps"] for p in row["published"][algo]["curve"]] == [0, 400, 800]
+    assert row["published"]["iqrl"]["final"] is None  # the authors' curves are dog and humanoid only
+    assert data["aggregate"]["paper"]["vs"]["sac"]["tasks"] == [SMOKE_TASK]
+
+    with pytest.raises(SystemExit, match="pass --resume"):
+        suite.main(args)
+    assert json.loads(suite.main([*args, "--resume"]).read_text())["results"][0]["curve"] == row["curve"]
+    path.unlink()
+    resumed = json.loads(suite.main([*args, "--resume"]).read_text())["results"][0]
+    assert resumed["curve"] == row["curve"] and resumed["train_s"] == row["train_s"]
 
 
 def test_regime_row_by_hand():
