@@ -29,6 +29,7 @@ import numpy as np
 import envs
 from mjx_iqrl import config
 from mjx_iqrl.aggregate import summarize
+from mjx_iqrl.curves import time_to_reach, with_iqm
 from mjx_iqrl.eval_episodes import dm_control_returns
 
 BASELINES = {"brax-ppo": "ppo", "brax-sac": "sac"}
@@ -237,46 +238,11 @@ def folder_name(text: str) -> str:
     return text.replace(":", "_").replace("=", "-").replace(",", "_").replace("/", "-")
 
 
-def time_to_reach(curve: list[dict[str, Any]], threshold: float) -> dict[str, Any] | None:
-    """When the IQM over seeds first reaches `threshold` (env steps and training seconds), with the interval from
-    the IQM's 95% CI: its upper bound reaches the threshold first, its lower bound last (None in the interval if
-    not within the budget). None if the IQM never reaches it."""
-
-    def first(key: str) -> dict[str, Any] | None:
-        for point in curve:
-            if point[key] >= threshold:
-                return point
-        return None
-
-    at, early, late = first("iqm"), first("iqm_ci_high"), first("iqm_ci_low")
-    if at is None:
-        return None
-    return {
-        "env_steps": at["env_steps"],
-        "train_s": at["train_s"],
-        "env_steps_ci": [early["env_steps"], late["env_steps"] if late else None],
-        "train_s_ci": [early["train_s"], late["train_s"] if late else None],
-    }
-
-
-def _with_iqm(point: dict[str, Any]) -> dict[str, Any]:
-    """An evaluation point with the IQM over seeds and its 95% CI (the mean itself for one seed)."""
-    stats = summarize(point["returns"], "r")
-    iqm = stats.get("r/iqm", stats["r"])
-    return {
-        **point,
-        "mean": stats["r"],
-        "iqm": iqm,
-        "iqm_ci_low": stats.get("r/iqm_ci_low", iqm),
-        "iqm_ci_high": stats.get("r/iqm_ci_high", iqm),
-    }
-
-
 def summarise(
     regime: Regime, runs: SeedRuns, seeds: int, thresholds: Sequence[float], dm_control: dict | None
 ) -> dict[str, Any]:
     """The benchmark row of one regime: settings, timings, rates, the IQM curve, times to thresholds, final IQM."""
-    curve = [_with_iqm(p) for p in runs.curve]
+    curve = [with_iqm(p["env_steps"], p["train_s"], p["returns"]) for p in runs.curve]
     s = runs.settings
     transitions = runs.env_steps // s["action_repeat"]  # per seed: agent steps x envs
     final = curve[-1] if curve else None

@@ -110,7 +110,7 @@ class DmcEnv(abc.ABC):
         physics.apply_tuning(
             spec, physics.Tuning(iterations=self.config.iterations, ls_iterations=self.config.ls_iterations)
         )
-        self.mj_model: mujoco.MjModel = spec.compile()
+        self.mj_model: mujoco.MjModel = physics.compile_model(spec)
         self.mjx_model: mjx.Model = physics.put_model(self.mj_model, self.config.impl)
         n_substeps = control_dt / self.mj_model.opt.timestep
         if abs(n_substeps - round(n_substeps)) > 1e-6:

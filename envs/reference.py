@@ -6,12 +6,23 @@ lazily, so the rest of `envs` never needs dm_control's Python modules.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 import numpy as np
 
-from envs import registry
+from envs import physics, registry
+
+
+class _WithoutTotalmassNotice(logging.Filter):
+    """Drops MuJoCo's `settotalmass` notice, which dm_control forwards to absl's logger when it compiles a model."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return physics.SETTOTALMASS_NOTICE not in record.getMessage()
+
+
+_NOTICE_FILTER = _WithoutTotalmassNotice()
 
 
 def load(task: str, seed: int | None = None) -> Any:
@@ -20,6 +31,7 @@ def load(task: str, seed: int | None = None) -> Any:
     os.environ.setdefault("MUJOCO_GL", "disabled")
     from dm_control import suite
 
+    logging.getLogger("absl").addFilter(_NOTICE_FILTER)  # adding the same filter again is a no-op
     domain, name = registry.spec(task).dm_control
     return suite.load(domain, name, task_kwargs={"random": seed})
 

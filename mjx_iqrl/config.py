@@ -102,6 +102,8 @@ class EvalOptions:
     """Evaluate at the first chunk boundary after every multiple of this many env steps (and at step 0)."""
     episodes: int = 10
     """Evaluation episodes, run in parallel envs."""
+    dm_control_episodes: int = 0
+    """Episodes per seed of the final policy in real dm_control (CPU MuJoCo) at the end of training; 0: none."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +120,15 @@ class LoggerOptions:
     """Weights & Biases entity (user or team); None uses the default."""
     wandb_mode: str = "online"
     """Weights & Biases mode: online, offline (no network needed) or disabled."""
+    video: bool = False
+    """Render one evaluation episode of seed 0's policy to <run_dir>/videos/<env_steps>.mp4 (and wandb), on the
+    host between chunks; its seconds are kept out of time/train_s."""
+    video_every_evals: int = 1
+    """Render a video at every this many evaluations (the first evaluation included)."""
+    video_size: str = "320x240"
+    """Video size WIDTHxHEIGHT (even numbers)."""
+    video_camera: int = 0
+    """Camera id of the videos (-1: MuJoCo's free camera)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,6 +196,17 @@ class Config:
             raise ConfigError(f"task.difficulty={self.task.difficulty!r}; known: {', '.join(NOISE_DECAY_ENV_STEPS)}")
         if self.logger.wandb_mode not in ("online", "offline", "disabled"):
             raise ConfigError(f"logger.wandb_mode={self.logger.wandb_mode!r}; known: online, offline, disabled")
+        if self.eval.dm_control_episodes < 0:
+            raise ConfigError(f"eval.dm_control_episodes={self.eval.dm_control_episodes} must be >= 0")
+        if self.logger.video_every_evals < 1:
+            raise ConfigError(f"logger.video_every_evals={self.logger.video_every_evals} must be positive")
+        if self.logger.video:
+            from envs.render import parse_size
+
+            try:
+                parse_size(self.logger.video_size)
+            except ConfigError as err:
+                raise ConfigError(f"logger.video_size: {err}") from None
         if not 0 <= self.train.noise_end <= self.train.noise_start:
             raise ConfigError("exploration noise needs 0 <= train.noise_end <= train.noise_start")
         if not self.train.noise_decay_scale > 0:

@@ -128,6 +128,7 @@ class WandbSink:
             import wandb
         except ImportError as err:
             raise ImportError("logger.wandb=true needs wandb: pip install -e '.[wandb]'") from err
+        self._run_dir = run_dir
         self._run = wandb.init(
             project=options.wandb_project,
             entity=options.wandb_entity,
@@ -140,10 +141,15 @@ class WandbSink:
         )
 
     def write(self, record: dict[str, Any]) -> None:
-        """Logs the scalar entries at the record's env steps."""
-        scalars = {}
+        """Logs the scalar entries (and a video, `.../video`: its path under the run directory) at the record's
+        env steps."""
+        import wandb
+
+        scalars: dict[str, Any] = {}
         for key, value in record.items():
-            if isinstance(value, list):  # per-seed values
+            if key.endswith("/video") and isinstance(value, str):
+                scalars[key] = wandb.Video(str(self._run_dir / value), format="mp4")
+            elif isinstance(value, list):  # per-seed values
                 scalars.update({f"{key}/{i}": v for i, v in enumerate(value)})
             elif isinstance(value, (int, float)) and key != "env_steps":
                 scalars[key] = value

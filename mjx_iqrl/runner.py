@@ -26,6 +26,7 @@ from mjx_iqrl.config import Config, Derived, derive
 from mjx_iqrl.errors import ConfigError
 from mjx_iqrl.logger import make_logger
 from mjx_iqrl.training import Trainer, TrainerState, loss_names, make_train
+from mjx_iqrl.video import TrainingVideos
 
 SEED_AXIS = "seed"
 
@@ -212,6 +213,15 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
         cfg, run_dir, config_dict, resume_env_steps=env_steps if cfg.resume else None, learning_starts=learning_starts
     )
     records: list[dict[str, Any]] = []
+    videos = TrainingVideos(cfg, run_dir) if cfg.logger.video and jax.process_index() == 0 else None
+
+    def evaluation(state: TrainerState, chunk: int, env_steps: int, last: bool = False) -> dict[str, Any]:
+        out = _evaluate(compiled, state, cfg, chunk)
+        if videos is not None and videos.due(env_steps):
+            out.update(videos.record(state.agent.policy_params, env_steps))  # outside the training clock
+        if last and cfg.eval.dm_control_episodes:
+            out.update(_evaluate_dm_control(trainer, state, cfg))
+        return out
 
     def emit(record: dict[str, Any]) -> None:
         records.append(record)
@@ -220,7 +230,7 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
     try:
         if chunk == 0:
             compile_s = compiled.compile_s - compiled_before
-            emit({"env_steps": 0, "time/compile_s": compile_s, **_evaluate(compiled, state, cfg, 0)})
+            emit({"env_steps": 0, "time/compile_s": compile_s, **evaluation(state, 0, 0)})
 
         while env_steps < cfg.train.total_env_steps:
             t0 = time.perf_counter()
@@ -242,7 +252,7 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
             limit = cfg.train.max_train_seconds
             last = env_steps >= cfg.train.total_env_steps or (limit is not None and train_time >= limit)
             if _crossed(env_steps, per_chunk, cfg.eval.every_env_steps) or last:
-                record.update(_evaluate(compiled, state, cfg, chunk))
+                record.update(evaluation(state, chunk, env_steps, last))
             # Log before saving: a run killed in between resumes from the previous checkpoint and rewrites this.
             emit(record)
             save_every = cfg.checkpoint.every_env_steps
@@ -284,6 +294,27 @@ def _evaluate(compiled: CompiledRun, state: TrainerState, cfg: Config, chunk: in
     out = summarize(returns.mean(axis=1), "eval/return_mean")
     out["eval/return_std"] = float(returns.std(axis=1).mean())
     return out
+
+
+def _evaluate_dm_control(trainer: Trainer, state: TrainerState, cfg: Config) -> dict[str, Any]:
+    """Every seed's final deterministic policy in real dm_control: `dm_control/return_mean` (mean over seeds of the
+    per-seed means; `.../per_seed` and the IQM with its CI for several seeds)."""
+    from mjx_iqrl.agent import make_policy
+    from mjx_iqrl.eval_episodes import dm_control_returns
+
+    env = trainer.env
+    low, high = env.action_bounds
+    policy = make_policy(cfg.agent, env.observation_size, env.action_size, low, high)
+    act = jax.jit(policy.act_deterministic)
+    params = jax.device_get(state.agent.policy_params)
+    repeat = cfg.env.action_repeat
+    per_seed = []
+    for i in range(cfg.num_seeds):
+        seed_params = jax.tree.map(lambda x, i=i: x[i], params)
+        act_seed = lambda obs, p=seed_params: act(p, obs)
+        returns = dm_control_returns(act_seed, cfg.task.name, cfg.eval.dm_control_episodes, 10_000 * i, repeat)
+        per_seed.append(float(returns.mean()))
+    return summarize(per_seed, "dm_control/return_mean")
 
 
 def _check_finite(metrics: dict[str, np.ndarray], env_steps: int, per_chunk: int) -> None:

@@ -104,5 +104,5 @@ def test_task_groups():
     assert len(suite.expand_tasks(["dmc-hard"])) == 7
     assert "walker-walk" in suite.expand_tasks(["dmc-easy"]) and "walker-run" in suite.expand_tasks(["dmc-medium"])
     assert suite.expand_tasks(["walker-walk", "dmc-easy"]).count("walker-walk") == 1
-    with pytest.raises(SystemExit, match="--tasks: .*groups: all, cpu-suite"):
+    with pytest.raises(SystemExit, match=r"--tasks: .*groups: all, cpu-suite"):
         suite.expand_tasks(["walker-sprint"])
