@@ -1,5 +1,4 @@
-"""Shared helpers for benchmarks: environment description and JSON result files (and the plotting helpers they
-share with `mjx_iqrl.plot`, re-exported from `mjx_iqrl.plotting`)."""
+"""Shared helpers for benchmarks: environment description and JSON result files (plots: `mjx_iqrl.plotting`)."""
 
 from __future__ import annotations
 
@@ -13,18 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-
-from mjx_iqrl.plotting import save_with_legend_below, steps_axis
-
-__all__ = [
-    "device_name",
-    "environment_info",
-    "finished_rows",
-    "run_settings",
-    "save_with_legend_below",
-    "steps_axis",
-    "write_result",
-]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

@@ -22,36 +22,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import finished_rows, run_settings, save_with_legend_below, steps_axis, write_result
+from benchmarks.common import finished_rows, run_settings, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
+from mjx_iqrl import plotting
 
 DEFAULT_REGIMES = ["paper", "fast", "brax-ppo", "brax-sac"]
 THRESHOLDS = (500.0, 800.0)
 
 
 def plot(results: list[dict], task: str, path: Path) -> Path:
-    """Two panels: return vs env steps, return vs training seconds."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    for r in results:
-        steps = [p["env_steps"] for p in r["curve"]]
-        secs = [p["train_s"] for p in r["curve"]]
-        ret = [p["iqm"] for p in r["curve"]]
-        label = f"{r['regime']} ({r['num_envs']} envs, compile {r['compile_s']:.0f} s)"
-        left.plot(steps, ret, "o-", ms=3, label=label)
-        right.plot(secs, ret, "o-", ms=3, label=label)
-    left.set(xlabel="env steps", ylabel="evaluation return", title=f"{task}: sample efficiency")
-    right.set(
-        xlabel="training seconds (compilation excluded)", ylabel="evaluation return", title="wall-clock efficiency"
-    )
-    for ax in (left, right):
-        ax.grid(alpha=0.3)
-    steps_axis(left)
-    return save_with_legend_below(fig, left, path)
+    """Two panels: IQM return (95% CI) vs env steps and vs training seconds."""
+    fig, (left, right) = plotting.pyplot().subplots(1, 2, figsize=(11, 4))
+    labels = [f"{r['regime']} ({r['num_envs']} envs, compile {r['compile_s']:.0f} s)" for r in results]
+    plotting.learning_panels(left, right, [(label, r["curve"]) for label, r in zip(labels, results, strict=True)])
+    left.set_title(f"{task}: sample efficiency")
+    right.set_title("wall-clock efficiency")
+    return plotting.save_with_legend_below(fig, left, path)
 
 
 def main(argv: list[str] | None = None) -> Path:

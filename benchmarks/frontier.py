@@ -28,8 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import finished_rows, run_settings, save_with_legend_below, steps_axis, write_result
+from benchmarks.common import finished_rows, run_settings, write_result
 from benchmarks.regimes import Budget, parse_regime, run_regime
+from mjx_iqrl import plotting
 
 DEFAULT_REGIMES = [
     "paper",
@@ -83,26 +84,12 @@ def label(row: dict[str, Any]) -> str:
 
 def plot(rows: list[dict[str, Any]], front: dict[str, Any], task: str, path: Path) -> Path:
     """Three panels: IQM return vs env steps and vs training seconds (95% CI bands), and the frontier."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (by_steps, by_time, panel) = plt.subplots(1, 3, figsize=(17, 4.8))
-    for row in rows:
-        curve = row["curve"]
-        iqm = [p["iqm"] for p in curve]
-        low, high = [p["iqm_ci_low"] for p in curve], [p["iqm_ci_high"] for p in curve]
-        for ax, key in ((by_steps, "env_steps"), (by_time, "train_s")):
-            x = [p[key] for p in curve]
-            (line,) = ax.plot(x, iqm, "o-", ms=3, label=label(row) if ax is by_steps else None)
-            ax.fill_between(x, low, high, color=line.get_color(), alpha=0.15)
+    fig, (by_steps, by_time, panel) = plotting.pyplot().subplots(1, 3, figsize=(17, 4.8))
+    plotting.learning_panels(by_steps, by_time, [(label(row), row["curve"]) for row in rows])
     seeds = sorted({r["seeds"] for r in rows})
-    by_steps.set(xlabel="env steps", ylabel=f"evaluation return (IQM, {'/'.join(map(str, seeds))} seeds)")
+    by_steps.set_ylabel(f"evaluation return (IQM, {'/'.join(map(str, seeds))} seeds)")
     by_steps.set_title(f"{task}: sample efficiency")
-    by_time.set(xlabel="training seconds (compilation and evaluation excluded)", ylabel="evaluation return (IQM)")
     by_time.set_title("wall-clock efficiency")
-    steps_axis(by_steps)
     threshold = front["threshold"]
     points = front["points"]
     for name, (steps, secs) in points.items():
@@ -118,9 +105,8 @@ def plot(rows: list[dict[str, Any]], front: dict[str, Any], task: str, path: Pat
         f"frontier: IQM return >= {threshold:g}" if threshold is not None else "frontier: no threshold reached"
     )
     panel.margins(x=0.35, y=0.1)
-    for ax in (by_steps, by_time, panel):
-        ax.grid(alpha=0.3)
-    return save_with_legend_below(fig, by_steps, path)
+    panel.grid(alpha=0.3)
+    return plotting.save_with_legend_below(fig, by_steps, path)
 
 
 def summary_table(rows: list[dict[str, Any]], thresholds: Sequence[float]) -> str:

@@ -68,25 +68,17 @@ def figure(
     and dm_control returns on the env-steps panel."""
     plt = plotting.pyplot()
     fig, (by_steps, by_time) = plt.subplots(1, 2, figsize=(12, 4.6))
+    plotting.learning_panels(by_steps, by_time, [(n, g.points) for g, n in zip(groups, names, strict=True)])
     for k, (group, name) in enumerate(zip(groups, names, strict=True)):
-        p = group.points
-        low, high, iqm = [q["iqm_ci_low"] for q in p], [q["iqm_ci_high"] for q in p], [q["iqm"] for q in p]
-        plotting.band(by_steps, [q["env_steps"] for q in p], iqm, low, high, name, f"C{k}")
-        plotting.band(by_time, [q["train_s"] for q in p], iqm, low, high, None, f"C{k}")
         finals = [x for r in group.runs if r.dm_control for x in r.dm_control]
         if dm_control and finals:
-            steps = [p[-1]["env_steps"]] * len(finals)
-            by_steps.plot(steps, finals, "D", ms=5, mfc="none", color=f"C{k}", label=f"{name}: dm_control, final")
+            steps = [group.points[-1]["env_steps"]] * len(finals)
+            by_steps.plot(steps, finals, "D", ms=5, mfc="none", color=f"C{k % 10}", label=f"{name}: dm_control, final")
     for task in dict.fromkeys(g.task for g in groups):
         up_to = max(g.points[-1]["env_steps"] for g in groups if g.task == task)
         plotting.published(by_steps, task, algos, up_to)
-    tasks = ", ".join(dict.fromkeys(g.task for g in groups))
-    by_steps.set(xlabel="env steps", ylabel="evaluation return (IQM over seeds, 95% CI)", title=tasks)
-    by_time.set(xlabel="training seconds (compilation and evaluation excluded)", ylabel="evaluation return (IQM)")
+    by_steps.set_title(", ".join(dict.fromkeys(g.task for g in groups)))
     by_time.set_title("against wall-clock")
-    plotting.steps_axis(by_steps)
-    for ax in (by_steps, by_time):
-        ax.grid(alpha=0.3)
     out.parent.mkdir(parents=True, exist_ok=True)
     return plotting.save_with_legend_below(fig, by_steps, out)
 

@@ -37,6 +37,21 @@ def band(
     return line
 
 
+def learning_panels(by_steps: Any, by_time: Any, series: Sequence[tuple[str, Sequence[dict[str, Any]]]]) -> None:
+    """Return against env steps and against training seconds, one IQM band (95% CI) per (label, points); points
+    carry env_steps, train_s, iqm, iqm_ci_low and iqm_ci_high (`mjx_iqrl.curves.with_iqm`)."""
+    for k, (label, points) in enumerate(series):
+        iqm = [p["iqm"] for p in points]
+        low, high = [p["iqm_ci_low"] for p in points], [p["iqm_ci_high"] for p in points]
+        band(by_steps, [p["env_steps"] for p in points], iqm, low, high, label, f"C{k % 10}")
+        band(by_time, [p["train_s"] for p in points], iqm, low, high, None, f"C{k % 10}")
+    by_steps.set(xlabel="env steps", ylabel="evaluation return (IQM over seeds, 95% CI)")
+    by_time.set(xlabel="training seconds (compilation and evaluation excluded)", ylabel="evaluation return (IQM)")
+    steps_axis(by_steps)
+    for ax in (by_steps, by_time):
+        ax.grid(alpha=0.3)
+
+
 def published(ax: Any, task: str, algos: Sequence[str], up_to: float, root: str | Path | None = None) -> None:
     """Each algorithm's published mean curve on `task` up to `up_to` env steps, dashed, in a fixed colour each."""
     for algo in algos:
