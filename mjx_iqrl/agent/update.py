@@ -102,6 +102,35 @@ class _ActorStep(NamedTuple):
     grad_norm: jax.Array
 
 
+class WorldModelStep(NamedTuple):
+    """Result of the representation step: the world model's gradient step and the momentum targets after it."""
+
+    step: GradientStep
+    target_encoder: Params
+    target_projection: Params | None
+
+
+class CriticStep(NamedTuple):
+    """Result of the critic step: its gradient step and the Polyak target after it."""
+
+    step: GradientStep
+    target_critic: Params
+
+
+class UpdateParts(NamedTuple):
+    """The parts of one update, each a pure function, composed in this order by `Agent.update` (and timed alone
+    by `benchmarks/update_cost.py`)."""
+
+    world_model_step: Callable[[TrainState, Batch], WorldModelStep]
+    """world_model_step(state, batch): encoder/dynamics loss with its H-step rollout, one AdamW step, the EMA."""
+    rl_inputs: Callable[[Params, Batch], Any]
+    """rl_inputs(encoder, batch) -> LatentTransition: stop-gradient latents of the online encoder, n-step pieces."""
+    critic_step: Callable[[TrainState, Any, jax.Array], CriticStep]
+    """critic_step(state, transition, key): the TD target, the ensemble's loss, one Adam step, the Polyak target."""
+    actor_step: Callable[[TrainState, Params, jax.Array, jax.Array], _ActorStep]
+    """actor_step(state, critic_params, z, key): the actor's loss on the critics, one Adam step, its Polyak target."""
+
+
 class Agent(NamedTuple):
     """Pure functions of one iQRL agent; all are jittable, scannable and vmappable over seeds.
 
@@ -121,6 +150,8 @@ class Agent(NamedTuple):
     """act_deterministic(params, obs [N, obs_dim]) -> evaluation actions."""
     networks: AgentNetworks
     """The static networks (modules and apply functions)."""
+    parts: UpdateParts
+    """The update's parts (what `update` composes)."""
 
 
 def make_agent(
@@ -176,16 +207,8 @@ def make_agent(
             z=z, action=batch.action[:, 0], nstep_reward=ret.reward, discount=ret.discount, next_z=next_z
         )
 
-    def update(
-        state: TrainState, batch: Batch, key: jax.Array, step: jax.Array | None = None
-    ) -> tuple[TrainState, Metrics]:
-        """One iQRL update: world-model step + EMA, critic step + Polyak, an actor step every actor_update_freq-th.
-
-        `step` is this update's index, equal to `state.step` (the default); pass it unbatched under a seed vmap.
-        """
-        key_critic, key_actor = jax.random.split(key)
-
-        # Representation: encoder, dynamics (and heads), then the momentum targets.
+    def world_model_step(state: TrainState, batch: Batch) -> WorldModelStep:
+        """Representation: encoder, dynamics (and heads), then the momentum targets."""
         wm = gradient_step(
             world_model_loss,
             world_model_opt,
@@ -199,9 +222,10 @@ def make_agent(
         target_projection = None
         if cfg.use_projection:
             target_projection = optax.incremental_update(wm.params.projection, state.target_projection, cfg.enc_tau)
+        return WorldModelStep(wm, target_encoder, target_projection)
 
-        # Critic (TD3, n-step) on latents of the freshly updated online encoder.
-        transition = rl_inputs(wm.params.encoder, batch)
+    def critic_step(state: TrainState, transition: losses.LatentTransition, key: jax.Array) -> CriticStep:
+        """Critic (TD3, n-step) on the transition's latents, then its Polyak target."""
         critic = gradient_step(
             critic_loss,
             critic_opt,
@@ -210,17 +234,34 @@ def make_agent(
             state.target_critic,
             state.target_actor,
             transition,
-            key_critic,
+            key,
         )
-        target_critic = optax.incremental_update(critic.params, state.target_critic, cfg.tau)
+        return CriticStep(critic, optax.incremental_update(critic.params, state.target_critic, cfg.tau))
+
+    def actor_step(state: TrainState, critic_params: Params, z: jax.Array, key: jax.Array) -> _ActorStep:
+        """One actor step on the (updated) critics, then its Polyak target."""
+        step = gradient_step(actor_loss, actor_opt, state.actor, state.actor_opt_state, critic_params, z, key)
+        target_actor = optax.incremental_update(step.params, state.target_actor, cfg.tau)
+        return _ActorStep(step.params, target_actor, step.opt_state, step.loss, step.grad_norm)
+
+    def update(
+        state: TrainState, batch: Batch, key: jax.Array, step: jax.Array | None = None
+    ) -> tuple[TrainState, Metrics]:
+        """One iQRL update: world-model step + EMA, critic step + Polyak, an actor step every actor_update_freq-th.
+
+        `step` is this update's index, equal to `state.step` (the default); pass it unbatched under a seed vmap.
+        """
+        key_critic, key_actor = jax.random.split(key)
+        world = world_model_step(state, batch)
+        wm = world.step
+        # Critic on latents of the freshly updated online encoder.
+        transition = rl_inputs(wm.params.encoder, batch)
+        critic_result = critic_step(state, transition, key_critic)
+        critic = critic_result.step
 
         # Delayed actor: the reference counts critic steps from 1 and updates the actor when the count divides.
-        def actor_step(_: None) -> _ActorStep:
-            step = gradient_step(
-                actor_loss, actor_opt, state.actor, state.actor_opt_state, critic.params, transition.z, key_actor
-            )
-            target_actor = optax.incremental_update(step.params, state.target_actor, cfg.tau)
-            return _ActorStep(step.params, target_actor, step.opt_state, step.loss, step.grad_norm)
+        def do_actor_step(_: None) -> _ActorStep:
+            return actor_step(state, critic.params, transition.z, key_actor)
 
         def keep_actor(_: None) -> _ActorStep:
             return _ActorStep(
@@ -233,16 +274,19 @@ def make_agent(
 
         index = state.step if step is None else jnp.asarray(step, jnp.int32)
         do_actor = (index + 1) % cfg.actor_update_freq == 0
-        actor = actor_step(None) if cfg.actor_update_freq == 1 else jax.lax.cond(do_actor, actor_step, keep_actor, None)
+        if cfg.actor_update_freq == 1:
+            actor = do_actor_step(None)
+        else:
+            actor = jax.lax.cond(do_actor, do_actor_step, keep_actor, None)
 
         new_state = TrainState(
             world_model=wm.params,
-            target_encoder=target_encoder,
-            target_projection=target_projection,
+            target_encoder=world.target_encoder,
+            target_projection=world.target_projection,
             actor=actor.actor,
             target_actor=actor.target_actor,
             critic=critic.params,
-            target_critic=target_critic,
+            target_critic=critic_result.target_critic,
             world_model_opt_state=wm.opt_state,
             critic_opt_state=critic.opt_state,
             actor_opt_state=actor.opt_state,
@@ -279,4 +323,5 @@ def make_agent(
         act=policy.act,
         act_deterministic=policy.act_deterministic,
         networks=networks,
+        parts=UpdateParts(world_model_step, rl_inputs, critic_step, actor_step),
     )
