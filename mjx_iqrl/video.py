@@ -158,10 +158,10 @@ def write_mp4(path: str | Path, images: Iterable[np.ndarray], frame_rate: float)
         for image in images:
             if writer is None:
                 height, width = image.shape[:2]
+                options = {"codec": "libx264", "pix_fmt_out": "yuv420p", "macro_block_size": 2}
                 writer = imageio_ffmpeg.write_frames(
-                    str(path), (width, height), fps=frame_rate, codec="libx264", pix_fmt_out="yuv420p",
-                    macro_block_size=2, ffmpeg_log_level="error",
-                )  # fmt: skip
+                    str(path), (width, height), fps=frame_rate, ffmpeg_log_level="error", **options
+                )
                 with _forking_ffmpeg():
                     writer.send(None)  # starts FFmpeg
             writer.send(np.ascontiguousarray(image))

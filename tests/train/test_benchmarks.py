@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks import efficiency, frontier, gpu_report, suite
+from benchmarks import efficiency, frontier, gpu_report, suite, update_cost
 from benchmarks import regimes as regimes_module
 from benchmarks.regimes import Budget, baseline_config, parse_regime, time_to_reach
 from benchmarks.report_parts import SMOKE_TRAINING
@@ -95,6 +95,20 @@ def test_suite_smoke_writes_rows_published_comparisons_and_resumes(tmp_path):
     path.unlink()
     resumed = json.loads(suite.main([*args, "--resume"]).read_text())["results"][0]
     assert resumed["curve"] == row["curve"] and resumed["train_s"] == row["train_s"]
+
+
+@pytest.mark.unoptimized
+def test_update_cost_smoke_reports_flops_parts_and_hlo(tmp_path):
+    """The cost benchmark at a tiny size: XLA's FLOPs of an update, the achieved fraction of a measured matmul
+    peak, every part timed, and the compiled update's HLO counts."""
+    args = ["--sizes", "tiny", "--batch-sizes", "16", "--updates-per-call", "2", "--repeats", "1"]
+    payload = update_cost.main([*args, "--peak-n", "128", "--task", SMOKE_TASK, "--out-dir", str(tmp_path)])
+    (row,) = payload["results"]
+    assert row["flops"] > 0 and 0 < row["fraction_of_peak"] < 1 and payload["peak"]["flops_per_s"] > 0
+    parts = {"sample", "world_model", "rl_inputs", "critic", "actor", "update", "update_loop"}
+    assert set(row["parts_ms"]) == parts and all(v > 0 for v in row["parts_ms"].values())
+    assert row["hlo"]["fusions"] > 0 and row["hlo"]["instructions"] >= row["hlo"]["entry_instructions"] > 0
+    assert (tmp_path / "update_cost_cpu.json").is_file()
 
 
 def test_regime_row_by_hand():
