@@ -23,7 +23,7 @@ from flax import struct
 
 import envs
 from mjx_iqrl import replay
-from mjx_iqrl.agent import Agent, TrainState, effective_rank, make_agent
+from mjx_iqrl.agent import WORLD_MODEL_METRICS, Agent, TrainState, effective_rank, make_agent
 from mjx_iqrl.config import Config, Derived, derive
 from mjx_iqrl.eval_episodes import make_evaluate
 
@@ -239,7 +239,11 @@ def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
         carry, _ = jax.lax.scan(vector_step, carry, None, length=derived.vector_steps_per_chunk)
         state = carry.state
         count = jnp.maximum(carry.update_count, 1).astype(jnp.float32)
-        metrics = {f"train/{k}": v / count for k, v in carry.update_sums.items()}
+        world_model_steps = jnp.maximum(carry.update_sums["world_model_updated"], 1.0)
+        metrics = {
+            f"train/{k}": v / (world_model_steps if k in WORLD_MODEL_METRICS else count)
+            for k, v in carry.update_sums.items()
+        }
         metrics["train/updates_in_chunk"] = carry.update_count.astype(jnp.float32)
         metrics["train/episode_return"] = carry.returns_sum / jnp.maximum(carry.episodes, 1.0)
         metrics["train/episodes"] = carry.episodes

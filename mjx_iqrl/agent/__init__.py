@@ -6,9 +6,10 @@ from mjx_iqrl.agent.diagnostics import effective_rank
 from mjx_iqrl.agent.losses import LatentTransition, actor_loss, critic_loss, td_target, world_model_loss
 from mjx_iqrl.agent.networks import AgentNetworks, WorldModelParams, make_networks
 from mjx_iqrl.agent.policy import Policy, PolicyParams, make_policy
-from mjx_iqrl.agent.update import Agent, GradientStep, TrainState, gradient_step, make_agent
+from mjx_iqrl.agent.update import WORLD_MODEL_METRICS, Agent, GradientStep, TrainState, gradient_step, make_agent
 
 __all__ = [
+    "WORLD_MODEL_METRICS",
     "Agent",
     "AgentConfig",
     "AgentNetworks",

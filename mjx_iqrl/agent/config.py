@@ -60,6 +60,9 @@ class AgentConfig:
     """Global-norm gradient clip of the encoder, dynamics and heads."""
     enc_tau: float = 0.005
     """EMA rate of the target (momentum) encoder and target projection: target += enc_tau * (online - target)."""
+    enc_update_freq: int = 1
+    """One world-model step (encoder, dynamics, heads, and their momentum targets) every this many updates (the
+    reference's enc_update_freq); the RL steps in between use the current encoder."""
 
     # TD3.
     nstep: int = 1
@@ -166,6 +169,8 @@ def _check_values(cfg: AgentConfig) -> None:
             fail(name, "must be >= 0")
     if cfg.actor_update_freq < 1:
         fail("actor_update_freq", "must be >= 1")
+    if cfg.enc_update_freq < 1:
+        fail("enc_update_freq", "must be >= 1")
     if cfg.matmul_precision not in ("default", "high", "highest"):
         fail("matmul_precision", "must be default, high or highest")
     if not 0.0 <= cfg.rank_delta < 1.0:

@@ -29,6 +29,10 @@ from mjx_iqrl.agent.policy import PolicyParams, policy_from_networks
 
 Metrics = dict[str, jax.Array]
 
+WORLD_MODEL_METRICS = ("encoder_loss", "consistency_loss", "reward_loss", "encoder_grad_norm")
+"""Metrics of the world-model step: 0 in an update that skips it (`enc_update_freq` > 1); `world_model_updated`
+(1.0 or 0.0) weighs them, so sum(metric) / sum(world_model_updated) is their mean over the steps taken."""
+
 
 @struct.dataclass
 class TrainState:
@@ -224,6 +228,14 @@ def make_agent(
             target_projection = optax.incremental_update(wm.params.projection, state.target_projection, cfg.enc_tau)
         return WorldModelStep(wm, target_encoder, target_projection)
 
+    def keep_world_model(state: TrainState, batch: Batch) -> WorldModelStep:
+        """An update without the world-model step: parameters and targets as they are, its metrics 0."""
+        zero = jnp.zeros((), jnp.float32)
+        shapes = jax.eval_shape(world_model_step, state, batch).step.aux
+        aux = {name: jnp.zeros(v.shape, v.dtype) for name, v in shapes.items()}
+        step = GradientStep(state.world_model, state.world_model_opt_state, zero, aux, zero)
+        return WorldModelStep(step, state.target_encoder, state.target_projection)
+
     def critic_step(state: TrainState, transition: losses.LatentTransition, key: jax.Array) -> CriticStep:
         """Critic (TD3, n-step) on the transition's latents, then its Polyak target."""
         critic = gradient_step(
@@ -252,7 +264,14 @@ def make_agent(
         `step` is this update's index, equal to `state.step` (the default); pass it unbatched under a seed vmap.
         """
         key_critic, key_actor = jax.random.split(key)
-        world = world_model_step(state, batch)
+        index = state.step if step is None else jnp.asarray(step, jnp.int32)
+        do_world_model = index % cfg.enc_update_freq == 0
+        if cfg.enc_update_freq == 1:
+            world = world_model_step(state, batch)
+        else:
+            world = jax.lax.cond(
+                do_world_model, lambda _: world_model_step(state, batch), lambda _: keep_world_model(state, batch), None
+            )
         wm = world.step
         # Critic on latents of the freshly updated online encoder.
         transition = rl_inputs(wm.params.encoder, batch)
@@ -272,7 +291,6 @@ def make_agent(
                 grad_norm=state.last_actor_grad_norm,
             )
 
-        index = state.step if step is None else jnp.asarray(step, jnp.int32)
         do_actor = (index + 1) % cfg.actor_update_freq == 0
         if cfg.actor_update_freq == 1:
             actor = do_actor_step(None)
@@ -301,6 +319,7 @@ def make_agent(
             **critic.aux,
             "actor_loss": actor.loss,
             "actor_updated": do_actor.astype(jnp.float32),
+            "world_model_updated": jnp.asarray(do_world_model, jnp.float32),
             "encoder_grad_norm": wm.grad_norm,
             "critic_grad_norm": critic.grad_norm,
             "actor_grad_norm": actor.grad_norm,

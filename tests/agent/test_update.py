@@ -26,6 +26,7 @@ METRIC_NAMES = {
     "td_target_mean",
     "actor_loss",
     "actor_updated",
+    "world_model_updated",
     "encoder_grad_norm",
     "critic_grad_norm",
     "actor_grad_norm",
@@ -231,3 +232,23 @@ def test_optional_heads_train(batch):
     )
     assert not _trees_equal(new_state.world_model.reward, state.world_model.reward)
     assert not _trees_equal(new_state.target_projection, state.target_projection)
+
+
+def test_world_model_steps_every_enc_update_freq_th_update(batch):
+    """enc_update_freq=2: updates 0 and 2 step the encoder, dynamics and momentum targets; update 1 keeps them and
+    reports 0 for the world model's metrics (weighed out by world_model_updated), while the critic steps every
+    time; the default (1) equals the plain update."""
+    agent = make_agent(dataclasses.replace(CFG, enc_update_freq=2), OBS, ACT)
+    update = jax.jit(agent.update)
+    states, metrics = [jax.jit(agent.init)(jax.random.key(0))], []
+    for key in jax.random.split(jax.random.key(4), 3):
+        state, m = update(states[-1], batch, key)
+        states.append(state)
+        metrics.append(m)
+    assert [float(m["world_model_updated"]) for m in metrics] == [1.0, 0.0, 1.0]
+    assert float(metrics[1]["encoder_loss"]) == 0.0 and float(metrics[1]["encoder_grad_norm"]) == 0.0
+    assert float(metrics[0]["encoder_loss"]) != 0.0 and float(metrics[2]["encoder_loss"]) != 0.0
+    for name in ("world_model", "target_encoder", "world_model_opt_state"):
+        assert _trees_equal(getattr(states[1], name), getattr(states[2], name)), name
+        assert not _trees_equal(getattr(states[2], name), getattr(states[3], name)), name
+    assert all(not _trees_equal(states[i].critic, states[i + 1].critic) for i in range(3))

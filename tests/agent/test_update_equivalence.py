@@ -31,9 +31,9 @@ def rerun():
 def test_metrics_of_every_update_are_the_recorded_ones(recorded, rerun):
     metrics, _ = rerun
     names = {k.split("/")[2] for k in recorded if k.startswith("metric/0/")}
-    assert names == set(metrics[0]), "the update's metrics changed"
+    assert names <= set(metrics[0]), "a metric of the update is gone"
     for i, m in enumerate(metrics):
-        for name, value in m.items():
+        for name, value in ((n, v) for n, v in m.items() if n in names):
             np.testing.assert_allclose(value, recorded[f"metric/{i}/{name}"], rtol=2e-5, atol=1e-6, err_msg=name)
 
 
