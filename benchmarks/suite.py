@@ -320,6 +320,44 @@ def summary_table(rows: list[dict[str, Any]], agg: dict[str, Any], algos: Sequen
     return "\n".join(lines)
 
 
+def markdown(payload: dict[str, Any], algos: Sequence[str] = ("sac", "tdmpc2", "dreamerv3")) -> str:
+    """The README's tables from a suite JSON: per task and regime the final IQM [95% CI] at its env steps, the
+    dm_control IQM, and the published means there; then per regime the aggregate against each algorithm."""
+    names = [anchors.LABELS.get(a, a) for a in algos]
+    lines = [
+        "| task | regime | seeds | env steps | final IQM [95% CI] | in dm_control | " + " | ".join(names) + " |",
+        "|---" * (6 + len(algos)) + "|",
+    ]
+    for r in payload["results"]:
+        f = r["final"]
+        dm = f"{r['dm_control']['iqm']:.0f}" if r["dm_control"] else "-"
+        cells = []
+        for a in algos:
+            pub = r["published"].get(a, {}).get("final")
+            cells.append(f"{pub['mean']:.0f}" if pub else "-")
+        ci = f"{f['iqm']:.0f} [{f['iqm_ci_low']:.0f}, {f['iqm_ci_high']:.0f}]"
+        lines.append(
+            f"| {r['task']} | {r['regime']} | {r['seeds']} | {r['env_steps'] // 1000}k | {ci} | {dm} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    lines += [
+        "",
+        "| regime | against | tasks | mean ratio | IQM ratio | tasks at or above | mean return (ours / theirs) |",
+    ]
+    lines.append("|---|---|---|---|---|---|---|")
+    for regime, entry in payload["aggregate"].items():
+        for a, v in entry["vs"].items():
+            if a not in algos:
+                continue
+            lines.append(
+                f"| {regime} | {anchors.LABELS.get(a, a)} | {len(v['tasks'])} | {v['ratio_mean']:.2f} | "
+                f"{v['ratio_iqm']:.2f} | {v['at_or_above']} | "
+                f"{v['mean_return']:.0f} / {v['published_mean_return']:.0f} |"
+            )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> Path:
     """Runs every (task, regime) not yet done, writing the JSON and PNG after each; prints the summary."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -337,7 +375,11 @@ def main(argv: Sequence[str] | None = None) -> Path:
     parser.add_argument("--checkpoint-every", type=int, default=20_000, help="env steps; 0: runs are not resumable")
     parser.add_argument("--anchors-dir", type=Path, default=None, help="published curves (default benchmarks/anchors)")
     parser.add_argument("--resume", action="store_true", help="keep the rows already in the JSON, run the others")
+    parser.add_argument("--markdown", type=Path, default=None, help="print the tables of this suite JSON and exit")
     args = parser.parse_args(argv)
+    if args.markdown is not None:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return args.markdown
     tasks = expand_tasks(args.tasks)
     for text in args.regimes:
         parse_regime(text)  # a malformed regime fails before anything trains
