@@ -337,7 +337,7 @@ def markdown(payload: dict[str, Any], algos: Sequence[str] = ("sac", "tdmpc2", "
             cells.append(f"{pub['mean']:.0f}" if pub else "-")
         ci = f"{f['iqm']:.0f} [{f['iqm_ci_low']:.0f}, {f['iqm_ci_high']:.0f}]"
         lines.append(
-            f"| {r['task']} | {r['regime']} | {r['seeds']} | {r['env_steps'] // 1000}k | {ci} | {dm} | "
+            f"| {r['task']} | {r['regime']} | {r['seeds']} | {r['env_steps'] / 1000:g}k | {ci} | {dm} | "
             + " | ".join(cells)
             + " |"
         )

@@ -89,7 +89,7 @@ def test_suite_smoke_writes_rows_published_comparisons_and_resumes(tmp_path):
     assert row["published"]["iqrl"]["final"] is None  # the authors' curves are dog and humanoid only
     assert data["aggregate"]["paper"]["vs"]["sac"]["tasks"] == [SMOKE_TASK]
     table = suite.markdown(data).splitlines()
-    assert table[2].startswith(f"| {SMOKE_TASK} | paper | 2 | 0k |") and "| paper | SAC | 1 |" in "\n".join(table)
+    assert table[2].startswith(f"| {SMOKE_TASK} | paper | 2 | 0.8k |") and "| paper | SAC | 1 |" in "\n".join(table)
 
     with pytest.raises(SystemExit, match="pass --resume"):
         suite.main(args)
