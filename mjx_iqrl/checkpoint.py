@@ -18,6 +18,7 @@ import orbax.checkpoint as ocp
 from flax import serialization
 
 from mjx_iqrl.agent import AgentConfig, PolicyParams, make_policy
+from mjx_iqrl.agent.normalizer import ObsStats
 from mjx_iqrl.errors import ConfigError
 
 CHECKPOINT_DIR = "checkpoints"
@@ -39,7 +40,7 @@ class Checkpointer:
         """Writes a checkpoint and waits until it is complete."""
         args = ocp.args.Composite(
             state=ocp.args.StandardSave(_nonempty_leaves(state)),
-            policy=ocp.args.StandardSave({"encoder": policy.encoder, "actor": policy.actor}),
+            policy=ocp.args.StandardSave(policy_tree(policy)),
             meta=ocp.args.JsonSave(meta),
         )
         self._manager.save(step, args=args)
@@ -87,6 +88,14 @@ def _single(device: Any) -> jax.sharding.Sharding:
     return jax.sharding.SingleDeviceSharding(device)
 
 
+def policy_tree(policy: PolicyParams) -> dict[str, Any]:
+    """The policy as a plain tree for saving: encoder, actor and, when observations are normalised, their stats."""
+    tree = {"encoder": policy.encoder, "actor": policy.actor}
+    if policy.obs_stats is not None:
+        tree["obs_stats"] = {"count": policy.obs_stats.count, "mean": policy.obs_stats.mean, "m2": policy.obs_stats.m2}
+    return tree
+
+
 class LoadedPolicy(NamedTuple):
     """A policy rebuilt from a checkpoint: `act(obs [N, obs_dim]) -> actions [N, action_dim]` (deterministic)."""
 
@@ -120,7 +129,7 @@ def export_policy(path: str | Path, params: PolicyParams, meta: dict[str, Any]) 
     evaluated elsewhere with `python -m mjx_iqrl.evaluate <file> --backend dm_control`).
     """
     path = Path(path).with_suffix(POLICY_FILE_SUFFIX)
-    tree = {"encoder": params.encoder, "actor": params.actor}
+    tree = policy_tree(params)
     payload = {"meta": json.dumps(meta), "params": jax.tree.map(np.asarray, jax.device_get(tree))}
     path.write_bytes(serialization.msgpack_serialize(payload))
     return path
@@ -148,7 +157,9 @@ def load_policy(path: str | Path, seed_index: int = 0) -> LoadedPolicy:
         )
         meta = restored["meta"]
         params = jax.tree.map(lambda x: np.asarray(x)[seed_index], restored["policy"])
-    params = PolicyParams(encoder=params["encoder"], actor=params["actor"])
+    stats = params.get("obs_stats")
+    obs_stats = None if stats is None else ObsStats(**{k: np.asarray(v) for k, v in stats.items()})
+    params = PolicyParams(encoder=params["encoder"], actor=params["actor"], obs_stats=obs_stats)
     agent_cfg = AgentConfig.from_dict(meta["config"]["agent"])
     policy = make_policy(
         agent_cfg,

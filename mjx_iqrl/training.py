@@ -199,7 +199,7 @@ def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
         done_steps = seed_uniform(s.vector_steps, axis_name)
         count = derived.updates_after(done_steps + 1) - derived.updates_after(done_steps)
         vector_steps = s.vector_steps + 1
-        upd = run_updates(s.agent, buffer, count, s.updates, key_update)
+        upd = run_updates(agent.observe(s.agent, s.env.obs), buffer, count, s.updates, key_update)
 
         state = TrainerState(
             agent=upd.agent,

@@ -80,6 +80,11 @@ class AgentConfig:
     noise_clip: float = 0.3
     """Clip of the target-policy smoothing noise, in units of the action half-range."""
 
+    # Inputs.
+    normalize_observations: bool = False
+    """Standardise observations with the running mean and std of all observations collected (brax's SAC and PPO
+    do), before the encoder, in updates, acting and evaluation."""
+
     # Numerics.
     matmul_precision: str = "default"
     """Precision of float32 matrix products in the networks (`jax.default_matmul_precision` while tracing the update

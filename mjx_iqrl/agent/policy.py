@@ -13,16 +13,20 @@ import jax
 import numpy as np
 from flax import struct
 
+from mjx_iqrl.agent import normalizer
 from mjx_iqrl.agent.config import AgentConfig
 from mjx_iqrl.agent.networks import AgentNetworks, Params, make_networks
 
 
 @struct.dataclass
 class PolicyParams:
-    """The parameters acting needs: the online encoder and the actor."""
+    """The parameters acting needs: the online encoder, the actor, and the observation statistics when
+    observations are normalised."""
 
     encoder: Params
     actor: Params
+    obs_stats: normalizer.ObsStats | None = None
+    """None unless AgentConfig.normalize_observations."""
 
 
 def as_policy_params(params: Any) -> PolicyParams:
@@ -45,6 +49,8 @@ def policy_from_networks(networks: AgentNetworks) -> Policy:
     def act_deterministic(params: Any, obs: jax.Array) -> jax.Array:
         """Deterministic action pi(FSQ(e(obs))), shape [N, action_size]."""
         p = as_policy_params(params)
+        if p.obs_stats is not None:
+            obs = normalizer.standardise(p.obs_stats, obs)
         with jax.default_matmul_precision(networks.cfg.matmul_precision):
             return networks.policy(p.actor, networks.encode(p.encoder, obs))
 

@@ -20,7 +20,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from mjx_iqrl.agent import fsq, losses
+from mjx_iqrl.agent import fsq, losses, normalizer
 from mjx_iqrl.agent.batch import Batch, nstep_return
 from mjx_iqrl.agent.config import AgentConfig
 from mjx_iqrl.agent.diagnostics import effective_rank
@@ -67,11 +67,13 @@ class TrainState:
     """float32 loss of the most recent actor step (0 before the first)."""
     last_actor_grad_norm: jax.Array
     """float32 gradient norm of the most recent actor step (0 before the first)."""
+    obs_stats: normalizer.ObsStats | None = None
+    """Running observation statistics; None unless cfg.normalize_observations."""
 
     @property
     def policy_params(self) -> PolicyParams:
-        """The subset acting needs: online encoder and actor."""
-        return PolicyParams(encoder=self.world_model.encoder, actor=self.actor)
+        """The subset acting needs: online encoder, actor (and the observation statistics)."""
+        return PolicyParams(encoder=self.world_model.encoder, actor=self.actor, obs_stats=self.obs_stats)
 
 
 class GradientStep(NamedTuple):
@@ -152,6 +154,9 @@ class Agent(NamedTuple):
     """act(params, obs [N, obs_dim], key, noise_std) -> exploration actions; params: PolicyParams or TrainState."""
     act_deterministic: Callable[[Any, jax.Array], jax.Array]
     """act_deterministic(params, obs [N, obs_dim]) -> evaluation actions."""
+    observe: Callable[[TrainState, jax.Array], TrainState]
+    """observe(train_state, obs [N, obs_dim]) -> train_state with the observation statistics updated (the state
+    itself unless cfg.normalize_observations)."""
     networks: AgentNetworks
     """The static networks (modules and apply functions)."""
     parts: UpdateParts
@@ -198,7 +203,14 @@ def make_agent(
             step=jnp.zeros((), jnp.int32),
             last_actor_loss=jnp.zeros((), jnp.float32),
             last_actor_grad_norm=jnp.zeros((), jnp.float32),
+            obs_stats=normalizer.init(observation_size) if cfg.normalize_observations else None,
         )
+
+    def observe(state: TrainState, obs: jax.Array) -> TrainState:
+        """Adds the observations to the running statistics (when observations are normalised)."""
+        if state.obs_stats is None:
+            return state
+        return state.replace(obs_stats=normalizer.update(state.obs_stats, obs))
 
     def rl_inputs(encoder: Params, batch: Batch) -> losses.LatentTransition:
         """Stop-gradient latents of the (freshly updated) online encoder and the n-step return pieces."""
@@ -264,6 +276,8 @@ def make_agent(
         `step` is this update's index, equal to `state.step` (the default); pass it unbatched under a seed vmap.
         """
         key_critic, key_actor = jax.random.split(key)
+        if state.obs_stats is not None:
+            batch = batch.replace(obs=normalizer.standardise(state.obs_stats, batch.obs))
         index = state.step if step is None else jnp.asarray(step, jnp.int32)
         do_world_model = index % cfg.enc_update_freq == 0
         if cfg.enc_update_freq == 1:
@@ -311,6 +325,7 @@ def make_agent(
             step=state.step + 1,
             last_actor_loss=actor.loss,
             last_actor_grad_norm=actor.grad_norm,
+            obs_stats=state.obs_stats,
         )
         metrics = {
             "encoder_loss": wm.loss,
@@ -341,6 +356,7 @@ def make_agent(
         update=functools.wraps(update)(update_at_precision),
         act=policy.act,
         act_deterministic=policy.act_deterministic,
+        observe=observe,
         networks=networks,
         parts=UpdateParts(world_model_step, rl_inputs, critic_step, actor_step),
     )

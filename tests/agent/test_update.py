@@ -252,3 +252,39 @@ def test_world_model_steps_every_enc_update_freq_th_update(batch):
         assert _trees_equal(getattr(states[1], name), getattr(states[2], name)), name
         assert not _trees_equal(getattr(states[2], name), getattr(states[3], name)), name
     assert all(not _trees_equal(states[i].critic, states[i + 1].critic) for i in range(3))
+
+
+def test_normalised_observations_are_standardised_everywhere(batch, tmp_path):
+    """normalize_observations: `observe` keeps the running mean and std of what it saw; an update equals the plain
+    agent's update on the standardised batch; acting standardises too, also after a policy export and load."""
+    from mjx_iqrl.agent import normalizer
+    from mjx_iqrl.checkpoint import export_policy, load_policy
+
+    plain = make_agent(CFG, OBS, ACT)
+    agent = make_agent(dataclasses.replace(CFG, normalize_observations=True), OBS, ACT)
+    state = jax.jit(agent.init)(jax.random.key(0))
+    seen = np.asarray(jax.random.normal(jax.random.key(5), (300, OBS))) * np.arange(1, OBS + 1) + 3.0
+    for chunk in np.split(seen, 3):
+        state = agent.observe(state, chunk)
+    np.testing.assert_allclose(state.obs_stats.mean, seen.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(normalizer.std(state.obs_stats), seen.std(0), rtol=1e-5)
+
+    key = jax.random.key(6)
+    new, metrics = jax.jit(agent.update)(state, batch, key)
+    standard = batch.replace(obs=normalizer.standardise(state.obs_stats, batch.obs))
+    expected, expected_metrics = jax.jit(plain.update)(state.replace(obs_stats=None), standard, key)
+    _assert_trees_close(new.replace(obs_stats=None), expected, rtol=1e-6, atol=1e-7)
+    assert _trees_equal(new.obs_stats, state.obs_stats)  # updates do not change the statistics
+    assert float(metrics["critic_loss"]) == pytest.approx(float(expected_metrics["critic_loss"]), rel=1e-6)
+
+    obs = seen[:4]
+    actions = agent.act_deterministic(state.policy_params, obs)
+    unnormalised = state.policy_params.replace(obs_stats=None)
+    np.testing.assert_allclose(
+        actions, plain.act_deterministic(unnormalised, normalizer.standardise(state.obs_stats, obs))
+    )
+    config = {"agent": dataclasses.asdict(agent.networks.cfg), "task": {"name": "pendulum-swingup"}}
+    meta = {"config": config, "observation_size": OBS, "action_size": ACT, "env_steps": 0}
+    meta |= {"action_low": [-1.0] * ACT, "action_high": [1.0] * ACT}
+    loaded = load_policy(export_policy(tmp_path / "p", jax.device_get(state.policy_params), meta))
+    np.testing.assert_allclose(loaded.act(obs), actions, rtol=1e-6)
