@@ -7,8 +7,9 @@ variable (`JAX_COORDINATOR_ADDRESS`, `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`), els
 (SLURM, Open MPI, Kubernetes, Cloud TPU). The devices of every process then form one global mesh: each process runs
 the same program on its own devices, XLA's collectives (gloo on CPUs, NCCL on GPUs) join them, and process 0 alone
 writes logs. A process that dies is noticed by the others at their next collective (a one-line
-`faults.ProcessLostError`), or after `multihost.heartbeat_timeout_s` by JAX's coordination service. Processes that cannot all connect within `multihost.initialization_timeout_s` stop
-with JAX's own fatal error (the coordination client aborts the process; there is no exception to translate).
+`faults.ProcessLostError`), or after `multihost.heartbeat_timeout_s` by JAX's coordination service, which aborts
+them. Processes that cannot all connect within `multihost.initialization_timeout_s` stop with JAX's own fatal error
+too: its coordination client aborts the process, and there is no exception to translate.
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ import errno
 import logging
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,9 @@ class Preempted(Fault):
     exit_code = 75
     label = "stopped"
 
+
+_WRITERS_TIMEOUT_S = 30.0
+"""Longest wait for the threads of a save that failed for lack of space."""
 
 _DISK_FULL_TEXT = ("no space left on device", "os error 28", "errno 28", "disk quota exceeded")
 _PROCESS_LOST_TEXT = (
@@ -160,11 +165,16 @@ def resume_mismatch(
 def checkpoint_write(directory: Path, step: int, nbytes: int, kept: int | None) -> Iterator[None]:
     """Turns a full disk while writing checkpoint `step` (about `nbytes`) into a DiskFullError that says what is
     kept (checkpoint `kept`), after removing the partial checkpoint."""
+    before = set(threading.enumerate())
     try:
         yield
     except Exception as err:
         if not is_disk_full(err):
             raise
+        # The failed save's other writer threads are still running: they finish before the partial folder goes.
+        deadline = time.monotonic() + _WRITERS_TIMEOUT_S
+        for thread in set(threading.enumerate()) - before:
+            threading.Thread.join(thread, max(0.0, deadline - time.monotonic()))  # not orbax's join, which re-raises
         for partial in directory.glob(f"{step}.orbax-checkpoint-tmp*"):
             shutil.rmtree(partial, ignore_errors=True)
         free = free_bytes(directory)
@@ -176,37 +186,44 @@ def checkpoint_write(directory: Path, step: int, nbytes: int, kept: int | None) 
         ) from None
 
 
+def _is_echo(err: BaseException | None) -> bool:
+    """A failed write for lack of space, or tensorstore calling back into the event loop orbax closed after one."""
+    if err is None:
+        return False
+    return is_disk_full(err) or (isinstance(err, RuntimeError) and str(err) == "Event loop is closed")
+
+
 class _Echoes(logging.Filter):
     """Drops library log records that only repeat a full disk already reported in one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False for orbax's and asyncio's records of a failed write for lack of space."""
         error = record.exc_info[1] if record.exc_info else None
-        return not (is_disk_full(Exception(record.getMessage())) or (error is not None and is_disk_full(error)))
-
-
-def _is_closed_loop(err: BaseException | None) -> bool:
-    return isinstance(err, RuntimeError) and str(err) == "Event loop is closed"
+        return not (is_disk_full(Exception(record.getMessage())) or _is_echo(error))
 
 
 def quiet_echoes() -> None:
     """Keeps the one line of a full disk alone on the console: drops orbax's (absl) and asyncio's logs of the failed
-    writes, and tensorstore's late callbacks into the event loop that orbax closed when its save failed. For the
-    command line, whose process ends with the fault; it changes the process's logging and unraisable hook."""
+    writes, and what its writer threads and tensorstore's late callbacks raise about them. For the command line,
+    whose process ends with the fault; it changes the process's logging, unraisable hook and thread excepthook."""
     for name in ("absl", "asyncio"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, _Echoes) for f in logger.filters):
             logger.addFilter(_Echoes())
-    previous = sys.unraisablehook
-    if getattr(previous, "quiet_echoes", False):
+    if getattr(sys.unraisablehook, "quiet_echoes", False):
         return
+    unraisable_hook, thread_hook = sys.unraisablehook, threading.excepthook
 
-    def hook(unraisable: sys.UnraisableHookArgs) -> None:
-        if not _is_closed_loop(unraisable.exc_value):
-            previous(unraisable)
+    def unraisable(args: sys.UnraisableHookArgs) -> None:
+        if not _is_echo(args.exc_value):
+            unraisable_hook(args)
 
-    hook.quiet_echoes = True  # type: ignore[attr-defined]
-    sys.unraisablehook = hook
+    def thread(args: threading.ExceptHookArgs) -> None:
+        if not _is_echo(args.exc_value):
+            thread_hook(args)
+
+    unraisable.quiet_echoes = True  # type: ignore[attr-defined]
+    sys.unraisablehook, threading.excepthook = unraisable, thread
 
 
 @contextlib.contextmanager

@@ -194,41 +194,8 @@ def _train(cfg: Config, run_dir: Path, compiled: CompiledRun | None, stop: preem
 
     t_start = time.perf_counter()
     compiled_before = compiled.compile_s  # a reused CompiledRun compiles nothing again
-    primary = distributed.is_primary()
-    progress = cfg.logger.progress and primary
-    if progress:
-        print(
-            f"mjx_iqrl: compiling the training chunk: {describe_program(cfg, derived)} ...", file=sys.stderr, flush=True
-        )
-    chunk_fn = compiled.chunk_executable()
-    if progress:
-        print("mjx_iqrl: compiling initialisation and evaluation ...", file=sys.stderr, flush=True)
-    init_fn = compiled.init_executable()
-    compiled.evaluate_executable()
-    if progress:
-        parts = ", ".join(f"{k} {v:.0f} s" for k, v in compiled.compile_seconds.items())
-        print(
-            f"mjx_iqrl: compiled in {compiled.compile_s - compiled_before:.0f} s ({parts})", file=sys.stderr, flush=True
-        )
-    if cfg.resume:
-        restored = checkpointer.restore_latest(compiled.abstract_state)
-        if primary:
-            for skipped in restored.unreadable:
-                print(
-                    f"warning: checkpoint {skipped.step} in {checkpointer.directory} is unreadable ({skipped.reason}); "
-                    f"resuming from checkpoint {restored.step}, the unreadable one is kept in {skipped.moved_to}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        state, meta = restored.state, restored.meta
-        chunk, env_steps, train_time = meta["chunk"], meta["env_steps"], meta["train_time_s"]
-        saved_chunk: int | None = chunk
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if primary:
-            (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict, sort_keys=False))
-        keys = sharding.from_host(seed_keys(cfg), sharding.replicated(compiled.mesh))
-        state, chunk, env_steps, train_time, saved_chunk = init_fn(keys), 0, 0, 0.0, None
+    chunk_fn = _compile(compiled, cfg, derived, progress=cfg.logger.progress and distributed.is_primary())
+    state, chunk, env_steps, train_time, saved_chunk = _start(cfg, compiled, checkpointer, run_dir, config_dict)
 
     per_chunk = derived.env_steps_per_chunk  # env steps of one seed, as the paper counts
     learning_starts = derived.warmup_vector_steps * derived.env_steps_per_vector_step
@@ -242,7 +209,7 @@ def _train(cfg: Config, run_dir: Path, compiled: CompiledRun | None, stop: preem
         records.append(record)
         logger.log(record)
 
-    def save() -> None:
+    def save() -> None:  # the loop's current chunk and state
         meta = _meta(cfg, trainer, config_dict, chunk, env_steps, train_time)
         checkpointer.save(chunk, state, state.agent.policy_params, meta)
 
@@ -294,6 +261,58 @@ def _train(cfg: Config, run_dir: Path, compiled: CompiledRun | None, stop: preem
         logger.close()
         checkpointer.close()
     return RunResult(run_dir=run_dir, records=records, state=state)
+
+
+def _compile(compiled: CompiledRun, cfg: Config, derived: Derived, progress: bool) -> Any:
+    """Compiles the chunk, initialisation and evaluation (saying so on the console); the chunk's executable."""
+    if progress:
+        print(
+            f"mjx_iqrl: compiling the training chunk: {describe_program(cfg, derived)} ...", file=sys.stderr, flush=True
+        )
+    compiled_before = compiled.compile_s
+    chunk_fn = compiled.chunk_executable()
+    if progress:
+        print("mjx_iqrl: compiling initialisation and evaluation ...", file=sys.stderr, flush=True)
+    compiled.init_executable()
+    compiled.evaluate_executable()
+    if progress:
+        parts = ", ".join(f"{k} {v:.0f} s" for k, v in compiled.compile_seconds.items())
+        print(
+            f"mjx_iqrl: compiled in {compiled.compile_s - compiled_before:.0f} s ({parts})", file=sys.stderr, flush=True
+        )
+    return chunk_fn
+
+
+class _Start(NamedTuple):
+    """Where a run starts: its state and counters, and the chunk of its newest checkpoint (None: none yet)."""
+
+    state: TrainerState
+    chunk: int
+    env_steps: int
+    train_time: float
+    saved_chunk: int | None
+
+
+def _start(cfg: Config, compiled: CompiledRun, checkpointer: Checkpointer, run_dir: Path, config_dict: dict) -> _Start:
+    """The newest readable checkpoint (resume=true; an unreadable newer one is one warning line), else a fresh
+    state, with the run's config.yaml written."""
+    primary = distributed.is_primary()
+    if cfg.resume:
+        restored = checkpointer.restore_latest(compiled.abstract_state)
+        for skipped in restored.unreadable if primary else ():
+            print(
+                f"warning: checkpoint {skipped.step} in {checkpointer.directory} is unreadable ({skipped.reason}); "
+                f"resuming from checkpoint {restored.step}, the unreadable one is kept in {skipped.moved_to}",
+                file=sys.stderr,
+                flush=True,
+            )
+        meta = restored.meta
+        return _Start(restored.state, meta["chunk"], meta["env_steps"], meta["train_time_s"], meta["chunk"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if primary:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict, sort_keys=False))
+    keys = sharding.from_host(seed_keys(cfg), sharding.replicated(compiled.mesh))
+    return _Start(compiled.init_executable()(keys), 0, 0, 0.0, None)
 
 
 def _check_resumable_shapes(cfg: Config, run_dir: Path, checkpointer: Checkpointer, compiled: CompiledRun) -> None:

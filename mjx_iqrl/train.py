@@ -61,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_resumable(cfg: config.Config) -> None:
-    """resume=true needs a run_dir that holds a checkpoint."""
+    """resume=true needs a run_dir that holds a checkpoint; distributed=true, one run_dir that every process names."""
+    if cfg.distributed and cfg.run_dir is None:
+        raise ConfigError("distributed=true needs run_dir=<a folder every process sees at the same path>")
     if not cfg.resume:
         return
     if cfg.run_dir is None:
