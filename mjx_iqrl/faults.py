@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import math
 import shutil
 import sys
 import threading
@@ -62,13 +63,13 @@ _WRITERS_TIMEOUT_S = 30.0
 """Longest wait for the threads of a save that failed for lack of space."""
 
 _DISK_FULL_TEXT = ("no space left on device", "os error 28", "errno 28", "disk quota exceeded")
+# What XLA's collectives (gloo's TCP pairs, NCCL) and JAX's coordination service say when a peer process is gone.
 _PROCESS_LOST_TEXT = (
-    "distributed service detected fatal errors",
-    "heartbeat",
-    "coordination service",
-    "gloo",
-    "connection reset by peer",
     "connection closed by peer",
+    "connection reset by peer",
+    "remote process exited",
+    "heartbeat timeout",
+    "distributed service detected fatal errors",
 )
 
 
@@ -115,11 +116,11 @@ def reason(err: BaseException) -> str:
 
 def size(nbytes: float) -> str:
     """Bytes in binary units: '512 B', '3.2 MiB', '12.0 GiB'."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(nbytes) < 1024 or unit == "TiB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    raise AssertionError("unreachable")
+    if abs(nbytes) < 1024:
+        return f"{nbytes:.0f} B"
+    units = ("KiB", "MiB", "GiB", "TiB")
+    power = min(len(units), int(math.log(abs(nbytes), 1024)))
+    return f"{nbytes / 1024**power:.1f} {units[power - 1]}"
 
 
 def free_bytes(path: Path) -> int | None:
@@ -161,6 +162,24 @@ def resume_mismatch(
     )
 
 
+def _remove_partial(directory: Path, step: int, before: set[threading.Thread]) -> None:
+    """Removes the partial folder of a failed save once its writers are done (bounded by _WRITERS_TIMEOUT_S)."""
+    deadline = time.monotonic() + _WRITERS_TIMEOUT_S
+    # The failed save's other writer threads are still running: they finish before the partial folder goes.
+    for thread in set(threading.enumerate()) - before:
+        threading.Thread.join(thread, max(0.0, deadline - time.monotonic()))  # not orbax's join, which re-raises
+    # A writer of a pool that existed before the save may still add to it: remove until it stays gone.
+    pattern = f"{step}.orbax-checkpoint-tmp*"
+    while time.monotonic() < deadline:
+        partial = list(directory.glob(pattern))
+        for folder in partial:
+            shutil.rmtree(folder, ignore_errors=True)
+        if not partial:
+            time.sleep(0.2)
+            if not any(directory.glob(pattern)):
+                return
+
+
 @contextlib.contextmanager
 def checkpoint_write(directory: Path, step: int, nbytes: int, kept: int | None) -> Iterator[None]:
     """Turns a full disk while writing checkpoint `step` (about `nbytes`) into a DiskFullError that says what is
@@ -171,12 +190,7 @@ def checkpoint_write(directory: Path, step: int, nbytes: int, kept: int | None) 
     except Exception as err:
         if not is_disk_full(err):
             raise
-        # The failed save's other writer threads are still running: they finish before the partial folder goes.
-        deadline = time.monotonic() + _WRITERS_TIMEOUT_S
-        for thread in set(threading.enumerate()) - before:
-            threading.Thread.join(thread, max(0.0, deadline - time.monotonic()))  # not orbax's join, which re-raises
-        for partial in directory.glob(f"{step}.orbax-checkpoint-tmp*"):
-            shutil.rmtree(partial, ignore_errors=True)
+        _remove_partial(directory, step, before)
         free = free_bytes(directory)
         kept_text = f"checkpoint {kept} is kept" if kept is not None else "no earlier checkpoint exists"
         raise DiskFullError(

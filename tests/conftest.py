@@ -72,7 +72,7 @@ def _group(item) -> str:
 GROUP_SECONDS = {
     "shared-training-run": 230,
     "domain-dog": 180,
-    "tests.train.test_multihost": 145,
+    "tests.train.test_multihost": 160,
     "tests.train.test_benchmarks": 125,
     "tests.train.test_seeds_and_devices": 115,
     "tests.train.test_baseline": 95,

@@ -14,7 +14,7 @@ import jax
 import pytest
 from orbax.checkpoint._src.path import async_path
 
-from mjx_iqrl import faults, memory, preemption
+from mjx_iqrl import faults, memory
 from mjx_iqrl.checkpoint import UNREADABLE_DIR, Checkpointer
 from mjx_iqrl.config import MultihostOptions
 from mjx_iqrl.distributed import cluster_spec
@@ -48,7 +48,9 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
-def test_sigterm_stops_at_a_chunk_boundary_with_a_checkpoint_and_resumes_exactly(compiled, tmp_path, monkeypatch):
+def test_sigterm_stops_at_a_chunk_boundary_with_a_checkpoint_and_resumes_exactly(
+    compiled, tmp_path, monkeypatch, capsys
+):
     """SIGTERM right after the second chunk's record: the run stops before the next chunk, writes checkpoint 2 (a
     second SIGTERM arrives while orbax writes it), and says so in one line; resume=true then gives exactly the
     metrics of an uninterrupted run."""
@@ -71,8 +73,6 @@ def test_sigterm_stops_at_a_chunk_boundary_with_a_checkpoint_and_resumes_exactly
 
     monkeypatch.setattr(Logger, "log", log_then_signal)
     monkeypatch.setattr(async_path, "write_text", write_while_signalled)
-    messages = []
-    monkeypatch.setattr(preemption, "print", lambda text, **_: messages.append(text), raising=False)
     split, handler = tmp_path / "split", signal.getsignal(signal.SIGTERM)
     with pytest.raises(faults.Preempted) as stopped:
         run(make_cfg(*common), split, compiled)
@@ -81,6 +81,7 @@ def test_sigterm_stops_at_a_chunk_boundary_with_a_checkpoint_and_resumes_exactly
     assert stopped.value.exit_code == 75 and "\n" not in str(stopped.value)
     assert str(stopped.value).startswith("SIGTERM at env step 800: checkpoint 2 is in ")
     assert f"run_dir={split} resume=true" in str(stopped.value)
+    messages = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mjx_iqrl: got ")]
     assert sent and messages == [
         "mjx_iqrl: got SIGTERM: stopping after the current chunk, with a checkpoint",
         "mjx_iqrl: got SIGTERM again: the run stops as soon as its checkpoint is complete",

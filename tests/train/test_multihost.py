@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -73,27 +74,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start(overrides: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+class Process(NamedTuple):
+    """A started run and the file that holds its stderr."""
+
+    popen: subprocess.Popen
+    log: Path
+
+
+def _start(overrides: list[str], env: dict[str, str], log: Path) -> Process:
     cmd = [sys.executable, "-m", "mjx_iqrl.train", *SMALL, *overrides]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("w"))
+    with log.open("w") as err:
+        return Process(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=err), log)
 
 
-def _start_pair(run_dir: Path, cache: Path, logs: Path, *overrides: str) -> list[subprocess.Popen]:
+def _start_pair(run_dir: Path, cache: Path, logs: Path, *overrides: str) -> list[Process]:
     """The two processes of a distributed run in `run_dir` (stderr of process i in `logs`/<i>.err)."""
     logs.mkdir(parents=True, exist_ok=True)
     address = f"127.0.0.1:{_free_port()}"
-    procs = []
+    pair = []
     for i in range(2):
         env = _env(cache, JAX_COORDINATOR_ADDRESS=address, JAX_NUM_PROCESSES="2", JAX_PROCESS_ID=str(i))
-        procs.append(_start(["distributed=true", f"run_dir={run_dir}", *overrides], env, logs / f"{i}.err"))
-    return procs
+        pair.append(_start(["distributed=true", f"run_dir={run_dir}", *overrides], env, logs / f"{i}.err"))
+    return pair
 
 
-def _finish(procs: list[subprocess.Popen], logs: Path) -> None:
+def _finish(processes: list[Process]) -> None:
     """Waits for every process; each must exit 0."""
-    for i, proc in enumerate(procs):
-        rc = proc.wait(timeout=TIMEOUT_S)
-        assert rc == 0, f"process {i} exited {rc}: {(logs / f'{i}.err').read_text()[-3000:]}"
+    for process in processes:
+        rc = process.popen.wait(timeout=TIMEOUT_S)
+        assert rc == 0, f"{process.log} exited {rc}: {process.log.read_text()[-3000:]}"
 
 
 def _records(run_dir: Path) -> list[dict]:
@@ -124,14 +133,14 @@ def setting(tmp_path_factory) -> dict:
         tmp / "reference.err",
     )
     pair = _start_pair(tmp / "pair", cache, tmp / "first", f"train.total_env_steps={FIRST}")
-    _finish([reference], tmp)  # its log is reference.err
+    _finish([reference])
     return {"tmp": tmp, "cache": cache, "pair": pair, "reference": _records(tmp / "reference")}
 
 
 def test_two_processes_train_like_one_process_with_two_devices(setting):
     """Both processes exit 0; process 0's metrics (it alone writes them) equal the single-process run's."""
     tmp = setting["tmp"]
-    _finish(setting["pair"], tmp / "first")
+    _finish(setting["pair"])
     _assert_equal_runs(_records(tmp / "pair"), setting["reference"][:3])
 
 
@@ -139,9 +148,9 @@ def test_two_processes_resume_from_their_checkpoint(setting):
     """The pair resumes from the checkpoint both processes wrote and ends with the reference's metrics; the policy
     of the multi-process checkpoint loads in this single process."""
     tmp = setting["tmp"]
-    _finish(setting["pair"], tmp / "first")
-    pair = _start_pair(tmp / "pair", setting["cache"], tmp / "resumed", f"train.total_env_steps={TOTAL}", "resume=true")
-    _finish(pair, tmp / "resumed")
+    _finish(setting["pair"])
+    resume = (f"train.total_env_steps={TOTAL}", "resume=true")
+    _finish(_start_pair(tmp / "pair", setting["cache"], tmp / "resumed", *resume))
     _assert_equal_runs(_records(tmp / "pair"), setting["reference"])
 
     from mjx_iqrl.checkpoint import load_policy
@@ -156,18 +165,19 @@ def test_a_lost_process_stops_the_other_in_one_line(setting):
     run_dir, logs = tmp / "lost", tmp / "lost_logs"
     budget = ("train.total_env_steps=100000", "multihost.heartbeat_timeout_s=60")
     pair = _start_pair(run_dir, setting["cache"], logs, *budget)
+    first, second = (process.popen for process in pair)
     deadline = time.time() + TIMEOUT_S
     metrics = run_dir / "metrics.jsonl"
-    while time.time() < deadline and pair[0].poll() is None:
+    while time.time() < deadline and first.poll() is None:
         if metrics.is_file() and len(metrics.read_text().splitlines()) >= 2:
             break
         time.sleep(0.2)
-    assert pair[0].poll() is None, (logs / "0.err").read_text()[-3000:]
-    pair[1].send_signal(signal.SIGKILL)
+    assert first.poll() is None, (logs / "0.err").read_text()[-3000:]
+    second.send_signal(signal.SIGKILL)
     killed = time.time()
-    rc = pair[0].wait(timeout=120)
+    rc = first.wait(timeout=120)
     waited = time.time() - killed
-    pair[1].wait()
+    second.wait()
     err = (logs / "0.err").read_text()
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert rc == 5 and waited < 60, (rc, waited, err[-3000:])
