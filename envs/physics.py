@@ -113,7 +113,9 @@ def put_model(mj_model: mujoco.MjModel, impl: str) -> mjx.Model:
         raise ValueError(f"unknown impl {impl!r}; known: {', '.join(IMPLS)}")
     if impl == "warp" and importlib.util.find_spec("warp") is None:
         raise ValueError("impl='warp' needs MuJoCo Warp (pip install warp-lang mujoco-warp); use impl='jax'")
-    return mjx.put_model(mj_model, impl=impl)
+    # This process's own device: in a multi-host run jax.devices()[0] (MJX's default) may be another host's, and the
+    # model's arrays become constants of the compiled programs, which must be readable here.
+    return mjx.put_model(mj_model, device=jax.local_devices()[0], impl=impl)
 
 
 def _acceleration_stage(m: mjx.Model, d: mjx.Data) -> mjx.Data:

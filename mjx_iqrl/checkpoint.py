@@ -3,55 +3,118 @@ training code), with JSON metadata. Saves are atomic (orbax writes a temporary f
 so a run killed mid-save keeps its previous checkpoint. The state is stored as its non-empty leaves in flattening
 order (orbax cannot store zero-size arrays, which MJX data has); restoring takes the state's abstract shape
 (`jax.eval_shape` of the trainer's init), which also rebuilds the empty ones.
+
+In a multi-host run every process calls the same methods: orbax writes and reads each process's shards of the
+global arrays in one checkpoint folder (which every process must see), and process 0 writes the metadata.
+Resuming takes the newest checkpoint that reads back whole; newer, unreadable ones are set aside under
+`<run_dir>/unreadable_checkpoints/`, so that the run can write those steps again.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 from flax import serialization
 
+from mjx_iqrl import distributed, faults
 from mjx_iqrl.agent import AgentConfig, PolicyParams, make_policy
 from mjx_iqrl.agent.normalizer import ObsStats
 from mjx_iqrl.errors import ConfigError
 
 CHECKPOINT_DIR = "checkpoints"
+UNREADABLE_DIR = "unreadable_checkpoints"
+"""Where resuming moves checkpoints that do not read back (under the run directory)."""
+
+
+class Unreadable(NamedTuple):
+    """A checkpoint that resuming skipped: its step, why it failed to read, and where it was moved."""
+
+    step: int
+    reason: str
+    moved_to: Path
+
+
+class Restored(NamedTuple):
+    """The newest readable checkpoint: its training state, metadata and step, and the newer ones skipped."""
+
+    state: Any
+    meta: dict[str, Any]
+    step: int
+    unreadable: tuple[Unreadable, ...]
+
+
+class ShapeMismatch(NamedTuple):
+    """The first state leaf whose stored shape differs from the one requested."""
+
+    step: int
+    leaf: str
+    saved: tuple[int, ...]
+    requested: tuple[int, ...]
+
+
+def _handlers() -> dict[str, Any]:
+    # Registered up front so that a fresh manager can read a checkpoint's metadata before restoring it.
+    return {
+        "state": ocp.StandardCheckpointHandler(),
+        "policy": ocp.StandardCheckpointHandler(),
+        "meta": ocp.JsonCheckpointHandler(),
+    }
 
 
 class Checkpointer:
     """Saves and restores `(state, policy, meta)` under `<run_dir>/checkpoints/<chunk index>`."""
 
     def __init__(self, run_dir: str | Path, keep: int = 2):
-        self.directory = Path(run_dir).resolve() / CHECKPOINT_DIR
+        self.run_dir = Path(run_dir).resolve()
+        self.directory = self.run_dir / CHECKPOINT_DIR
         options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
-        self._manager = ocp.CheckpointManager(self.directory, options=options)
+        self._manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=_handlers())
 
     def latest_step(self) -> int | None:
         """Index of the newest complete checkpoint, or None."""
         return self._manager.latest_step()
 
     def save(self, step: int, state: Any, policy: PolicyParams, meta: dict[str, Any]) -> None:
-        """Writes a checkpoint and waits until it is complete."""
+        """Writes a checkpoint and waits until it is complete; a full disk is a one-line DiskFullError."""
         args = ocp.args.Composite(
             state=ocp.args.StandardSave(_nonempty_leaves(state)),
             policy=ocp.args.StandardSave(policy_tree(policy)),
             meta=ocp.args.JsonSave(meta),
         )
-        self._manager.save(step, args=args)
-        self._manager.wait_until_finished()
+        nbytes = sum(x.nbytes for x in jax.tree.leaves((state, policy)))
+        with faults.checkpoint_write(self.directory, step, nbytes, kept=self.latest_step()):
+            self._manager.save(step, args=args)
+            self._manager.wait_until_finished()
+
+    def shape_mismatch(self, abstract_state: Any) -> ShapeMismatch | None:
+        """The first leaf whose shape in the newest checkpoint with readable metadata differs from
+        `abstract_state`'s, or None (also when no checkpoint's metadata reads back)."""
+        requested = _nonempty_leaves(abstract_state)
+        for step in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                stored = self._manager.item_metadata(step)["state"]
+                saved = {name: tuple(leaf.shape) for name, leaf in stored.items()}
+            except Exception:  # unreadable: restoring will skip it and say so
+                continue
+            for name in sorted(set(saved) | set(requested)):
+                want = tuple(requested[name].shape) if name in requested else ()
+                if saved.get(name, ()) != want:
+                    return ShapeMismatch(step, name, saved.get(name, ()), want)
+            return None
+        return None
 
     def restore(self, abstract_state: Any, step: int | None = None) -> tuple[Any, dict[str, Any]]:
         """The training state (shaped like `abstract_state`) and metadata of checkpoint `step` (default newest)."""
         step = self.latest_step() if step is None else step
         if step is None:
             raise ConfigError(f"no checkpoint to resume from in {self.directory}")
-        device = jax.devices()[0]
+        device = jax.local_devices()[0]
         target = jax.tree.map(
             lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=getattr(x, "sharding", None) or _single(device)),
             abstract_state,
@@ -64,11 +127,45 @@ class Checkpointer:
         )
         leaves, treedef = jax.tree.flatten(target)
         saved = restored["state"]
-        full = [
-            saved[_leaf_name(i)] if leaf.size else jax.device_put(jnp.zeros(leaf.shape, leaf.dtype), leaf.sharding)
-            for i, leaf in enumerate(leaves)
-        ]
+        full = [saved[_leaf_name(i)] if leaf.size else _zeros(leaf) for i, leaf in enumerate(leaves)]
         return jax.tree.unflatten(treedef, full), restored["meta"]
+
+    def restore_latest(self, abstract_state: Any) -> Restored:
+        """The newest checkpoint that reads back whole; newer unreadable ones are moved aside (one-line
+        ConfigError naming the folder if none reads)."""
+        failed: list[tuple[int, str]] = []
+        for step in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                state, meta = self.restore(abstract_state, step)
+            except Exception as err:
+                failed.append((step, faults.reason(err)))
+                continue
+            moved = self._set_aside([s for s, _ in failed])
+            skipped = tuple(Unreadable(s, why, path) for (s, why), path in zip(failed, moved, strict=True))
+            return Restored(state=state, meta=meta, step=step, unreadable=skipped)
+        if not failed:
+            raise ConfigError(f"no checkpoint to resume from in {self.directory}")
+        causes = "; ".join(f"{s}: {why}" for s, why in failed)
+        raise ConfigError(f"no readable checkpoint in {self.directory} ({causes})")
+
+    def _set_aside(self, steps: list[int]) -> list[Path]:
+        """Moves the checkpoints `steps` to `<run_dir>/unreadable_checkpoints/` and rereads the folder."""
+        if not steps:
+            return []
+        aside = self.run_dir / UNREADABLE_DIR
+        targets = []
+        for step in steps:
+            target, n = aside / str(step), 1
+            while target.exists():
+                target, n = aside / f"{step}-{n}", n + 1
+            targets.append(target)
+        if distributed.is_primary():
+            aside.mkdir(parents=True, exist_ok=True)
+            for step, target in zip(steps, targets, strict=True):
+                shutil.move(self.directory / str(step), target)
+        distributed.barrier("mjx_iqrl_unreadable_checkpoints")
+        self._manager.reload()
+        return targets
 
     def close(self) -> None:
         """Releases the manager."""
@@ -82,6 +179,12 @@ def _leaf_name(index: int) -> str:
 def _nonempty_leaves(tree: Any) -> dict[str, Any]:
     """The tree's non-empty leaves by flattening index (orbax cannot store zero-size arrays, which MJX data has)."""
     return {_leaf_name(i): leaf for i, leaf in enumerate(jax.tree.leaves(tree)) if leaf.size}
+
+
+def _zeros(leaf: jax.ShapeDtypeStruct) -> jax.Array:
+    """An (empty) array of the leaf's shape, dtype and sharding."""
+    value = np.zeros(leaf.shape, leaf.dtype)
+    return jax.make_array_from_callback(leaf.shape, leaf.sharding, lambda index: value[index])
 
 
 def _single(device: Any) -> jax.sharding.Sharding:
@@ -151,9 +254,13 @@ def load_policy(path: str | Path, seed_index: int = 0) -> LoadedPolicy:
         meta, params = _read_policy_file(Path(path))
     else:
         folder = find_checkpoint(path)
-        checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler())
+        checkpointer = ocp.Checkpointer(ocp.CompositeCheckpointHandler(**_handlers()))
+        # Onto this process's first device, whatever devices and processes wrote it (a multi-host run's, say).
+        device = _single(jax.local_devices()[0])
+        stored = checkpointer.metadata(folder).item_metadata["policy"]
+        target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), stored)
         restored = checkpointer.restore(
-            folder, args=ocp.args.Composite(policy=ocp.args.StandardRestore(), meta=ocp.args.JsonRestore())
+            folder, args=ocp.args.Composite(policy=ocp.args.StandardRestore(target), meta=ocp.args.JsonRestore())
         )
         meta = restored["meta"]
         params = jax.tree.map(lambda x: np.asarray(x)[seed_index], restored["policy"])

@@ -45,10 +45,10 @@ def check_each(overrides: Sequence[str], sweep: bool, check: Callable[[list[str]
             check([f"{key}={v}" if sep else text])
 
 
-def fail(err: Exception) -> int:
-    """Prints the one-line error and returns exit status 2."""
-    print(f"error: {err}", file=sys.stderr)
-    return 2
+def fail(err: Exception, status: int = 2, label: str = "error") -> int:
+    """Prints the one-line message (`label: message`) and returns the exit status (2: bad input)."""
+    print(f"{label}: {err}", file=sys.stderr, flush=True)
+    return status
 
 
 def launch(config_dir: Path, task_function: Callable[[Any], None], flags: list[str], overrides: list[str]) -> None:

@@ -142,6 +142,24 @@ class CheckpointOptions:
 
 
 @dataclasses.dataclass(frozen=True)
+class MultihostOptions:
+    """Where the processes of a multi-host run (distributed=true) find each other; unset values are read from the
+    environment, then from the cluster (mjx_iqrl/distributed.py)."""
+
+    coordinator_address: str | None = None
+    """host:port of process 0's coordinator; None: $JAX_COORDINATOR_ADDRESS, else the cluster's (SLURM, Open MPI,
+    Kubernetes, Cloud TPU)."""
+    num_processes: int | None = None
+    """Processes in the run (one per host); None: $JAX_NUM_PROCESSES, else the cluster's."""
+    process_id: int | None = None
+    """This process's index, 0 to num_processes - 1 (process 0 logs); None: $JAX_PROCESS_ID, else the cluster's."""
+    initialization_timeout_s: int = 300
+    """Seconds to wait for every process to connect before giving up with one line."""
+    heartbeat_timeout_s: int = 100
+    """Seconds without a heartbeat after which a process counts as dead, and the others stop with one line."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     """A whole training run."""
 
@@ -159,6 +177,8 @@ class Config:
     """Logging."""
     checkpoint: CheckpointOptions = dataclasses.field(default_factory=CheckpointOptions)
     """Checkpointing."""
+    multihost: MultihostOptions = dataclasses.field(default_factory=MultihostOptions)
+    """Multi-host runs (distributed=true)."""
     preset: str = "paper"
     """Name of the preset applied (set by configs/preset/<name>.yaml)."""
     seed: int = 42
@@ -170,7 +190,8 @@ class Config:
     resume: bool = False
     """Continue the run in run_dir from its latest checkpoint."""
     distributed: bool = False
-    """Multi-host run: call jax.distributed.initialize() first (one process per host; coordinator from the env)."""
+    """Multi-host run: one process per host, joined by jax.distributed (addresses: multihost.*, the environment or
+    the cluster)."""
 
     def __post_init__(self) -> None:
         positive = {
@@ -183,6 +204,8 @@ class Config:
             "eval.every_env_steps": self.eval.every_env_steps,
             "eval.episodes": self.eval.episodes,
             "checkpoint.keep": self.checkpoint.keep,
+            "multihost.initialization_timeout_s": self.multihost.initialization_timeout_s,
+            "multihost.heartbeat_timeout_s": self.multihost.heartbeat_timeout_s,
             "num_seeds": self.num_seeds,
         }
         for key, value in positive.items():

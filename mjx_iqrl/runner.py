@@ -7,6 +7,7 @@ uses PRNG seed `seed + i`), and one jitted chunk advances all of them. Python on
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import datetime
 import sys
@@ -19,20 +20,17 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
-from mjx_iqrl import schema, sharding
+from mjx_iqrl import config, distributed, faults, memory, preemption, schema, sharding
 from mjx_iqrl.aggregate import summarize
 from mjx_iqrl.checkpoint import Checkpointer
 from mjx_iqrl.config import Config, Derived, derive
 from mjx_iqrl.errors import ConfigError
+from mjx_iqrl.faults import NonFiniteLossError
 from mjx_iqrl.logger import make_logger
 from mjx_iqrl.training import Trainer, TrainerState, loss_names, make_train
-from mjx_iqrl.video import TrainingVideos
+from mjx_iqrl.video import TrainingVideos, video_due
 
 SEED_AXIS = "seed"
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; the message names the loss and the update and env step."""
 
 
 class RunResult(NamedTuple):
@@ -91,13 +89,16 @@ class CompiledRun:
 
     def init_executable(self) -> Any:
         """`init` over the seed keys, compiled ahead of time."""
-        keys = jax.ShapeDtypeStruct((self.num_seeds, 2), jnp.uint32)
-        return self._compiled("init", lambda: self.init.lower(keys))
+        return self._compiled("init", lambda: self.init.lower(self._abstract_keys()))
 
     def evaluate_executable(self) -> Any:
         """The evaluation episodes of every seed's policy, compiled ahead of time."""
-        keys = jax.ShapeDtypeStruct((self.num_seeds, 2), jnp.uint32)
-        return self._compiled("evaluate", lambda: self.evaluate.lower(self.abstract_state.agent.policy_params, keys))
+        params = self.abstract_state.agent.policy_params
+        return self._compiled("evaluate", lambda: self.evaluate.lower(params, self._abstract_keys()))
+
+    def _abstract_keys(self) -> jax.ShapeDtypeStruct:
+        """One PRNG key per seed, replicated on every device (built from host values, `sharding.from_host`)."""
+        return jax.ShapeDtypeStruct((self.num_seeds, 2), jnp.uint32, sharding=sharding.replicated(self.mesh))
 
 
 def describe_program(cfg: Config, derived: Derived) -> str:
@@ -122,6 +123,7 @@ def program_key(cfg: Config) -> Config:
         run_dir=None,
         resume=False,
         distributed=False,
+        multihost=d.multihost,
         train=dataclasses.replace(cfg.train, total_env_steps=d.train.total_env_steps, max_train_seconds=None),
         eval=dataclasses.replace(cfg.eval, every_env_steps=d.eval.every_env_steps),
         checkpoint=d.checkpoint,
@@ -165,11 +167,17 @@ def default_run_dir(cfg: Config) -> Path:
 def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | None = None) -> RunResult:
     """Trains `cfg` to `train.total_env_steps`, evaluating, logging and checkpointing between chunks.
 
-    `compiled` reuses the jitted functions of an earlier `compile_run(cfg)` (same shapes), e.g. across tests.
+    `compiled` reuses the jitted functions of an earlier `compile_run(cfg)` (same shapes), e.g. across tests. A stop
+    signal ends the run at the next chunk boundary with a checkpoint (`faults.Preempted`); the faults a user can
+    meet are one-line `faults.Fault`s or `ConfigError`s (`mjx_iqrl.faults`).
     """
-    if cfg.distributed and not jax.distributed.is_initialized():
-        jax.distributed.initialize()
+    distributed.initialize(cfg)
     run_dir = Path(run_dir or cfg.run_dir or default_run_dir(cfg))
+    with faults.translated(), preemption.StopSignals() as stop:
+        return _train(cfg, run_dir, compiled, stop)
+
+
+def _train(cfg: Config, run_dir: Path, compiled: CompiledRun | None, stop: preemption.StopSignals) -> RunResult:
     checkpointer = Checkpointer(run_dir, keep=cfg.checkpoint.keep)
     if cfg.resume and checkpointer.latest_step() is None:
         raise ConfigError(f"resume=true but {run_dir} has no checkpoint")
@@ -179,33 +187,16 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
     derived = derive(cfg, trainer.env.episode_length)
     if derived != trainer.derived:
         raise ValueError("the compiled run was built for a different configuration")
-    keys = seed_keys(cfg)
     config_dict = schema.to_dict(cfg)
+    # Before compiling: a resume that changes the state's shapes, or a state larger than the device, is one line.
+    if cfg.resume:
+        _check_resumable_shapes(cfg, run_dir, checkpointer, compiled)
+    memory.check_fits(compiled.abstract_state, compiled.mesh.local_devices)
 
     t_start = time.perf_counter()
     compiled_before = compiled.compile_s  # a reused CompiledRun compiles nothing again
-    progress = cfg.logger.progress and jax.process_index() == 0
-    if progress:
-        print(
-            f"mjx_iqrl: compiling the training chunk: {describe_program(cfg, derived)} ...", file=sys.stderr, flush=True
-        )
-    chunk_fn = compiled.chunk_executable()
-    if progress:
-        print("mjx_iqrl: compiling initialisation and evaluation ...", file=sys.stderr, flush=True)
-    init_fn = compiled.init_executable()
-    compiled.evaluate_executable()
-    if progress:
-        parts = ", ".join(f"{k} {v:.0f} s" for k, v in compiled.compile_seconds.items())
-        print(
-            f"mjx_iqrl: compiled in {compiled.compile_s - compiled_before:.0f} s ({parts})", file=sys.stderr, flush=True
-        )
-    if cfg.resume:
-        state, meta = checkpointer.restore(compiled.abstract_state)
-        chunk, env_steps, train_time = meta["chunk"], meta["env_steps"], meta["train_time_s"]
-    else:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict, sort_keys=False))
-        state, chunk, env_steps, train_time = init_fn(keys), 0, 0, 0.0
+    chunk_fn = _compile(compiled, cfg, derived, progress=cfg.logger.progress and distributed.is_primary())
+    state, chunk, env_steps, train_time, saved_chunk = _start(cfg, compiled, checkpointer, run_dir, config_dict)
 
     per_chunk = derived.env_steps_per_chunk  # env steps of one seed, as the paper counts
     learning_starts = derived.warmup_vector_steps * derived.env_steps_per_vector_step
@@ -213,26 +204,45 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
         cfg, run_dir, config_dict, resume_env_steps=env_steps if cfg.resume else None, learning_starts=learning_starts
     )
     records: list[dict[str, Any]] = []
-    videos = TrainingVideos(cfg, run_dir) if cfg.logger.video and jax.process_index() == 0 else None
+    devices = compiled.mesh.local_devices
+    videos = TrainingVideos(cfg, run_dir) if cfg.logger.video and distributed.is_primary() else None
 
     def evaluation(state: TrainerState, chunk: int, env_steps: int, last: bool = False) -> dict[str, Any]:
         out = _evaluate(compiled, state, cfg, chunk)
-        if videos is not None and videos.due(env_steps):
-            out.update(videos.record(state.agent.policy_params, env_steps))  # outside the training clock
-        if last and cfg.eval.dm_control_episodes:
-            out.update(_evaluate_dm_control(trainer, state, cfg))
+        video = cfg.logger.video and video_due(cfg, env_steps)
+        on_dm_control = last and cfg.eval.dm_control_episodes > 0
+        if not (video or on_dm_control):
+            return out
+        params = distributed.gather(state.agent.policy_params)  # a collective: every process takes part
+        if not distributed.is_primary():
+            return out
+        if videos is not None and video:
+            out.update(videos.record(params, env_steps))  # outside the training clock
+        if on_dm_control:
+            out.update(_evaluate_dm_control(trainer, params, cfg))
         return out
 
     def emit(record: dict[str, Any]) -> None:
         records.append(record)
         logger.log(record)
 
+    def save() -> None:  # the loop's current chunk and state
+        meta = _meta(cfg, trainer, config_dict, chunk, env_steps, train_time)
+        checkpointer.save(chunk, state, state.agent.policy_params, meta)
+
     try:
-        if chunk == 0:
+        if chunk == 0 and not cfg.resume:
             compile_s = compiled.compile_s - compiled_before
             emit({"env_steps": 0, "time/compile_s": compile_s, **evaluation(state, 0, 0)})
 
         while env_steps < cfg.train.total_env_steps:
+            if stop.requested():  # at a chunk boundary: everything up to here goes into a checkpoint
+                if saved_chunk != chunk:
+                    save()
+                raise faults.Preempted(
+                    f"{stop.received or 'a stop signal on another process'} at env step {env_steps}: checkpoint "
+                    f"{chunk} is in {checkpointer.directory}; continue with run_dir={run_dir} resume=true"
+                )
             t0 = time.perf_counter()
             state, metrics = chunk_fn(state)
             metrics = jax.device_get(metrics)
@@ -241,12 +251,15 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
             chunk, env_steps = chunk + 1, env_steps + per_chunk
             _check_finite(metrics, env_steps, per_chunk)
 
-            record: dict[str, Any] = {"env_steps": env_steps, "chunk": chunk, "updates": int(np.max(state.updates))}
+            updates = derived.updates_after(chunk * derived.vector_steps_per_chunk)
+            record: dict[str, Any] = {"env_steps": env_steps, "chunk": chunk, "updates": int(updates)}
             for key, value in metrics.items():
                 if key.startswith("train/") and _measured(key, metrics):
                     record.update(summarize(value, key, bootstrap=False))
             record["perf/sps"] = per_chunk * cfg.num_seeds / elapsed
             record["perf/updates_per_s"] = float(np.sum(metrics["train/updates_in_chunk"])) / elapsed
+            record["perf/host_rss_bytes"] = memory.host_rss_bytes()
+            record["perf/device_bytes_in_use"] = memory.device_bytes_in_use(devices)
             record["time/train_s"] = train_time
             record["time/elapsed_s"] = time.perf_counter() - t_start
             limit = cfg.train.max_train_seconds
@@ -257,14 +270,79 @@ def run(cfg: Config, run_dir: str | Path | None = None, compiled: CompiledRun | 
             emit(record)
             save_every = cfg.checkpoint.every_env_steps
             if last or (save_every and _crossed(env_steps, per_chunk, save_every)):
-                meta = _meta(cfg, trainer, config_dict, chunk, env_steps, train_time)
-                checkpointer.save(chunk, state, jax.device_get(state.agent.policy_params), meta)
+                save()
+                saved_chunk = chunk
             if last:
                 break
     finally:
         logger.close()
         checkpointer.close()
     return RunResult(run_dir=run_dir, records=records, state=state)
+
+
+def _compile(compiled: CompiledRun, cfg: Config, derived: Derived, progress: bool) -> Any:
+    """Compiles the chunk, initialisation and evaluation (saying so on the console); the chunk's executable."""
+    if progress:
+        print(
+            f"mjx_iqrl: compiling the training chunk: {describe_program(cfg, derived)} ...", file=sys.stderr, flush=True
+        )
+    compiled_before = compiled.compile_s
+    chunk_fn = compiled.chunk_executable()
+    if progress:
+        print("mjx_iqrl: compiling initialisation and evaluation ...", file=sys.stderr, flush=True)
+    compiled.init_executable()
+    compiled.evaluate_executable()
+    if progress:
+        parts = ", ".join(f"{k} {v:.0f} s" for k, v in compiled.compile_seconds.items())
+        print(
+            f"mjx_iqrl: compiled in {compiled.compile_s - compiled_before:.0f} s ({parts})", file=sys.stderr, flush=True
+        )
+    return chunk_fn
+
+
+class _Start(NamedTuple):
+    """Where a run starts: its state and counters, and the chunk of its newest checkpoint (None: none yet)."""
+
+    state: TrainerState
+    chunk: int
+    env_steps: int
+    train_time: float
+    saved_chunk: int | None
+
+
+def _start(cfg: Config, compiled: CompiledRun, checkpointer: Checkpointer, run_dir: Path, config_dict: dict) -> _Start:
+    """The newest readable checkpoint (resume=true; an unreadable newer one is one warning line), else a fresh
+    state, with the run's config.yaml written."""
+    primary = distributed.is_primary()
+    if cfg.resume:
+        restored = checkpointer.restore_latest(compiled.abstract_state)
+        for skipped in restored.unreadable if primary else ():
+            print(
+                f"warning: checkpoint {skipped.step} in {checkpointer.directory} is unreadable ({skipped.reason}); "
+                f"resuming from checkpoint {restored.step}, the unreadable one is kept in {skipped.moved_to}",
+                file=sys.stderr,
+                flush=True,
+            )
+        meta = restored.meta
+        return _Start(restored.state, meta["chunk"], meta["env_steps"], meta["train_time_s"], meta["chunk"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if primary:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config_dict, sort_keys=False))
+    keys = sharding.from_host(seed_keys(cfg), sharding.replicated(compiled.mesh))
+    return _Start(compiled.init_executable()(keys), 0, 0, 0.0, None)
+
+
+def _check_resumable_shapes(cfg: Config, run_dir: Path, checkpointer: Checkpointer, compiled: CompiledRun) -> None:
+    """A ConfigError naming each setting that differs from the saved run's, if the checkpoint's state has other
+    shapes than `cfg`'s (settings that keep the shapes, such as the budget or evaluation period, may change)."""
+    mismatch = checkpointer.shape_mismatch(compiled.abstract_state)
+    if mismatch is None:
+        return
+    saved_file = run_dir / "config.yaml"
+    saved = yaml.safe_load(saved_file.read_text()) if saved_file.is_file() else {}
+    with contextlib.suppress(ConfigError):  # a file of another version is compared as it is
+        saved = schema.to_dict(program_key(config.from_dict(saved)))
+    raise faults.resume_mismatch(saved, schema.to_dict(program_key(cfg)), mismatch, saved_file)
 
 
 # Chunk metrics of the rollout; every other `train/` metric is a mean over the chunk's gradient updates.
@@ -288,17 +366,19 @@ def _crossed(env_steps: int, per_chunk: int, every: int) -> bool:
 def _evaluate(compiled: CompiledRun, state: TrainerState, cfg: Config, chunk: int) -> dict[str, Any]:
     """Deterministic-policy returns of every seed (keys depend only on seed and chunk, so resume repeats them)."""
     keys = jax.vmap(lambda k: jax.random.fold_in(k, chunk))(seed_keys(cfg) + 1)
+    keys = sharding.from_host(keys, sharding.replicated(compiled.mesh))
     returns = np.asarray(
         jax.device_get(compiled.evaluate_executable()(state.agent.policy_params, keys))
-    )  # [S, episodes]
+    )  # [S, episodes], replicated: every process reads all of it
     out = summarize(returns.mean(axis=1), "eval/return_mean")
     out["eval/return_std"] = float(returns.std(axis=1).mean())
     return out
 
 
-def _evaluate_dm_control(trainer: Trainer, state: TrainerState, cfg: Config) -> dict[str, Any]:
-    """Every seed's final deterministic policy in real dm_control: `dm_control/return_mean` (mean over seeds of the
-    per-seed means; `.../per_seed` and the IQM with its CI for several seeds)."""
+def _evaluate_dm_control(trainer: Trainer, params: Any, cfg: Config) -> dict[str, Any]:
+    """Every seed's final deterministic policy (host `params` with a leading seed axis) in real dm_control:
+    `dm_control/return_mean` (mean over seeds of the per-seed means; `.../per_seed` and the IQM with its CI for
+    several seeds)."""
     from mjx_iqrl.agent import make_policy
     from mjx_iqrl.eval_episodes import dm_control_returns
 
@@ -306,7 +386,6 @@ def _evaluate_dm_control(trainer: Trainer, state: TrainerState, cfg: Config) -> 
     low, high = env.action_bounds
     policy = make_policy(cfg.agent, env.observation_size, env.action_size, low, high)
     act = jax.jit(policy.act_deterministic)
-    params = jax.device_get(state.agent.policy_params)
     repeat = cfg.env.action_repeat
     per_seed = []
     for i in range(cfg.num_seeds):

@@ -3,7 +3,8 @@
 Seed sharding splits whole independent training states, so each device runs exactly the single-device program for
 its seeds. Env sharding (num_seeds = 1) splits the envs, their replay columns and episode returns across devices
 and replicates the agent; XLA inserts the collectives (the sampled batch is gathered, the update runs replicated).
-With several hosts (`distributed=true`) the devices are the global ones from `jax.distributed`.
+With several hosts (`distributed=true`) the devices are the global ones from `jax.distributed`, and host values enter
+the programs as global arrays (`from_host`), never as constants.
 """
 
 from __future__ import annotations
@@ -57,3 +58,13 @@ def state_shardings(abstract_state: Any, cfg: Config, mesh: Mesh) -> Any:
 def replicated(mesh: Mesh) -> NamedSharding:
     """Every device holds the whole value."""
     return NamedSharding(mesh, P())
+
+
+def from_host(value: Any, sharding: jax.sharding.Sharding) -> jax.Array:
+    """A global array with `sharding` from a host value that every process holds whole (seed keys, step counts).
+
+    Each process fills only its own devices' shards, so no process reads another's memory and nothing is a
+    constant of a compiled program.
+    """
+    value = np.asarray(value)
+    return jax.make_array_from_callback(value.shape, sharding, lambda index: value[index])

@@ -8,11 +8,15 @@ Examples:
   python -m mjx_iqrl.train --multirun task=cheetah-run,walker-walk seed=1,2,3   # a hydra sweep
 
 Overrides are checked before anything runs: an unknown key, a wrongly typed value or an unknown task is one line on
-stderr and exit status 2. A non-finite loss stops the run (exit status 3) and keeps the last good checkpoint.
+stderr and exit status 2. Every fault is one line too (mjx_iqrl/faults.py), with its exit status: 2 bad input
+(also an unreadable run directory, a resume that changes shapes, a state larger than the device), 3 a non-finite
+loss (the last good checkpoint is kept), 4 no space left on device, 5 another process of a multi-host run lost,
+75 stopped by SIGTERM, SIGINT or SIGUSR1 after writing a checkpoint (continue with resume=true).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -57,7 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _check_resumable(cfg: config.Config) -> None:
-    """resume=true needs a run_dir that holds a checkpoint."""
+    """resume=true needs a run_dir that holds a checkpoint; distributed=true, one run_dir that every process names."""
+    if cfg.distributed and cfg.run_dir is None:
+        raise ConfigError("distributed=true needs run_dir=<a folder every process sees at the same path>")
     if not cfg.resume:
         return
     if cfg.run_dir is None:
@@ -72,16 +78,21 @@ def _task_function(composed) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from mjx_iqrl.runner import NonFiniteLossError, run
+    from mjx_iqrl.faults import Fault, ProcessLostError, quiet_echoes
+    from mjx_iqrl.runner import run
 
+    quiet_echoes()
     try:
         cfg = config.from_omegaconf(OmegaConf.to_container(composed, resolve=True))
         run(cfg, run_dir=cfg.run_dir or HydraConfig.get().runtime.output_dir)
     except (ConfigError, ModelFilesError) as err:
         sys.exit(cli.fail(err))
-    except NonFiniteLossError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(3)
+    except Fault as err:
+        status = cli.fail(err, err.exit_code, err.label)
+        if isinstance(err, ProcessLostError):
+            # jax.distributed's exit barrier would wait for the lost process, then abort with a page of C++ log.
+            os._exit(status)
+        sys.exit(status)
 
 
 if __name__ == "__main__":

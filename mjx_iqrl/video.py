@@ -184,6 +184,11 @@ def read_mp4(path: str | Path) -> tuple[np.ndarray, float]:
     return np.stack(frames), float(meta["fps"])
 
 
+def video_due(cfg: Any, env_steps: int) -> bool:
+    """Whether the evaluation at `env_steps` gets a video (every `logger.video_every_evals`-th, from env step 0)."""
+    return (env_steps // cfg.eval.every_env_steps) % cfg.logger.video_every_evals == 0
+
+
 class TrainingVideos:
     """Videos during training: at every `logger.video_every_evals`-th evaluation (counted from env step 0, so a
     resumed run keeps the rhythm), one MJX episode of seed 0's deterministic policy, with the training physics, to
@@ -193,8 +198,6 @@ class TrainingVideos:
         import envs
         from mjx_iqrl.agent import make_policy
 
-        self.every = cfg.logger.video_every_evals
-        self.eval_every = cfg.eval.every_env_steps
         self.folder = Path(run_dir) / "videos"
         self.env = envs.make(cfg.task.name, **cfg.env.make_kwargs())
         low, high = self.env.action_bounds
@@ -203,10 +206,6 @@ class TrainingVideos:
         self.camera = cfg.logger.video_camera
         self.run = make_mjx_episode(self.env, policy.act_deterministic, cfg.env.action_repeat, self.env.episode_length)
         self.seed = cfg.seed
-
-    def due(self, env_steps: int) -> bool:
-        """Whether the evaluation at `env_steps` gets a video."""
-        return (env_steps // self.eval_every) % self.every == 0
 
     def record(self, policy_params: Any, env_steps: int) -> dict[str, Any]:
         """Renders one episode of the first seed's policy (`policy_params` has a leading seed axis); returns the

@@ -70,14 +70,15 @@ def _group(item) -> str:
 # tests), so the suite lists the largest first and the two workers end together (longest processing time first);
 # unlisted groups take a few seconds each and go last. A stale entry only costs balance, never a test.
 GROUP_SECONDS = {
-    "shared-training-run": 195,
+    "shared-training-run": 230,
     "domain-dog": 180,
+    "tests.train.test_multihost": 160,
     "tests.train.test_benchmarks": 125,
     "tests.train.test_seeds_and_devices": 115,
     "tests.train.test_baseline": 95,
     "domain-finger": 90,
     "domain-swimmer": 85,
-    "tests.train.test_training": 85,
+    "tests.train.test_training": 105,
     "domain-quadruped": 75,
     "domain-manipulator": 65,
     "tests.agent.test_update": 40,

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,8 @@ from mjx_iqrl.checkpoint import Checkpointer, load_policy
 from mjx_iqrl.eval_episodes import dm_control_returns
 from mjx_iqrl.runner import NonFiniteLossError, run, seed_keys
 from tests.train.conftest import make_cfg
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Keys that measure wall-clock time, not the run's results.
 TIMING = ("time/", "perf/")
@@ -143,29 +146,47 @@ KILLED = [
 def _cli(*overrides, cache):
     """The command and environment of a CLI subprocess that compiles through the persistent cache in `cache`."""
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_COMPILATION_CACHE"}
-    env.update(PYTHONUNBUFFERED="1", JAX_COMPILATION_CACHE_DIR=str(cache))
+    env.update(PYTHONUNBUFFERED="1", JAX_COMPILATION_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
     return [sys.executable, "-m", "mjx_iqrl.train", *KILLED, *overrides], env
 
 
-def test_killed_run_resumes_from_its_last_checkpoint(tmp_path):
-    """A CLI run killed with SIGKILL after its second checkpoint resumes with resume=true and finishes. The two
-    processes share a persistent compilation cache (the resumed run lowers the same programs), so the resumed
-    one reads its programs instead of compiling them."""
+def _wait_for_checkpoints(proc, run_dir, count, deadline):
+    """Waits until `run_dir` holds a checkpoint numbered `count` or higher (the run must still be going)."""
+    while time.time() < deadline and proc.poll() is None:
+        done = [int(p.name) for p in (run_dir / "checkpoints").glob("*") if p.name.isdigit()]
+        if done and max(done) >= count:
+            return
+        time.sleep(0.2)
+    assert proc.poll() is None, f"the run ended before it could be stopped: {proc.stderr.read().decode()[-2000:]}"
+
+
+def test_stopped_and_killed_runs_resume_from_their_last_checkpoint(tmp_path):
+    """A CLI run sent SIGTERM after its first checkpoint stops at the next chunk boundary with a checkpoint of
+    everything it logged, one line and exit status 75; resumed with resume=true, it is killed with SIGKILL after
+    two more checkpoints; resumed again, it finishes. The processes share a persistent compilation cache (the
+    resumed runs lower the same programs), so the resumed ones read their programs instead of compiling them."""
     run_dir, cache = tmp_path / "killed", tmp_path / "cache"
     args = ("train.total_env_steps=4000", "eval.every_env_steps=100000", "checkpoint.every_env_steps=400")
+    deadline = time.time() + 900
     cmd, env = _cli(*args, f"run_dir={run_dir}", cache=cache)
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 900
-    while time.time() < deadline and proc.poll() is None:
-        done = [p for p in (run_dir / "checkpoints").glob("*") if p.name.isdigit()]
-        if len(done) >= 2:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, f"the run ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
+    _wait_for_checkpoints(proc, run_dir, 1, deadline)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 75, err.decode()[-3000:]
+    assert lines[-1].startswith("stopped: SIGTERM at env step ") and "resume=true" in lines[-1], lines[-3:]
+    assert "Traceback" not in err.decode()
+    logged = [json.loads(x)["env_steps"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert Checkpointer(run_dir).latest_step() * 400 == logged[-1], "work logged after the last checkpoint"
+    assert any(cache.iterdir()), "the first run wrote no compiled program to the cache"
+
+    first = Checkpointer(run_dir).latest_step()
+    cmd, env = _cli(*args, f"run_dir={run_dir}", "resume=true", cache=cache)
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_checkpoints(proc, run_dir, first + 2, deadline)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert any(cache.iterdir()), "the first run wrote no compiled program to the cache"
-    cmd, env = _cli(*args, f"run_dir={run_dir}", "resume=true", cache=cache)
     done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     steps = [json.loads(x)["env_steps"] for x in (run_dir / "metrics.jsonl").read_text().splitlines()]
@@ -237,6 +258,7 @@ def _random_policy_return(task: str, episodes: int) -> float:
         (["train.num_envs=0"], "train.num_envs=0 must be positive"),
         (["train.batch_size=512", "train.replay_capacity=256"], "larger than the replay holds"),
         (["resume=true", "run_dir=/nonexistent/run"], "no checkpoint found at /nonexistent/run"),
+        (["distributed=true"], "distributed=true needs run_dir="),
     ],
 )
 def test_bad_input_is_one_line_without_traceback(args, fragment, capsys):
