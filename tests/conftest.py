@@ -36,6 +36,7 @@ jax.config.update("jax_enable_compilation_cache", False)
 
 # Tests that use the session's shared training run (one compiled program) form one group.
 SHARED_RUN_FIXTURE = "compiled"
+CLI_CACHE_FIXTURE = "cli_cache"
 
 
 def _task(item) -> str:
@@ -56,12 +57,15 @@ def _domain(task: str) -> str:
 
 
 def _group(item) -> str:
-    """The worker group of a test: its task's domain, the shared training run, or its module."""
+    """The worker group of a test: its task's domain, the shared training run, the command-line runs that share a
+    compilation cache, or its module."""
     domain = _domain(_task(item))
     if domain:
         return f"domain-{domain}"
     if SHARED_RUN_FIXTURE in item.fixturenames:
         return "shared-training-run"
+    if CLI_CACHE_FIXTURE in item.fixturenames:
+        return "cli-runs"
     return item.module.__name__
 
 
@@ -70,33 +74,35 @@ def _group(item) -> str:
 # tests), so the suite lists the largest first and the two workers end together (longest processing time first);
 # unlisted groups take a few seconds each and go last. A stale entry only costs balance, never a test.
 GROUP_SECONDS = {
-    "shared-training-run": 230,
-    "domain-dog": 180,
-    "tests.train.test_multihost": 160,
-    "tests.train.test_benchmarks": 125,
-    "tests.train.test_seeds_and_devices": 115,
-    "tests.train.test_baseline": 95,
-    "domain-finger": 90,
-    "domain-swimmer": 85,
-    "tests.train.test_training": 105,
-    "domain-quadruped": 75,
-    "domain-manipulator": 65,
-    "tests.agent.test_update": 40,
-    "domain-cheetah": 35,
-    "domain-cartpole": 34,
-    "tests.envs.test_envs": 32,
-    "tests.train.test_update_loop": 30,
-    "domain-walker": 29,
-    "domain-pendulum": 28,
-    "domain-humanoid": 26,
-    "domain-hopper": 25,
-    "domain-fish": 23,
-    "domain-reacher": 22,
-    "domain-acrobot": 22,
-    "domain-ball_in_cup": 21,
+    "shared-training-run": 420,
+    "tests.train.test_multihost": 315,
+    "tests.train.test_benchmarks": 155,
+    "cli-runs": 115,
+    "tests.train.test_seeds_and_devices": 95,
+    "domain-finger": 85,
+    "domain-swimmer": 75,
+    "domain-quadruped": 65,
+    "tests.train.test_baseline": 65,
+    "domain-manipulator": 55,
+    "tests.agent.test_update": 45,
+    "domain-cartpole": 37,
+    "domain-cheetah": 32,
+    "tests.envs.test_envs": 28,
+    "domain-hopper": 27,
+    "domain-walker": 26,
+    "domain-fish": 25,
+    "domain-reacher": 25,
+    "domain-pendulum": 23,
+    "domain-humanoid": 22,
+    "tests.train.test_update_loop": 20,
+    "tests.train.test_video": 20,
+    "domain-acrobot": 20,
+    "tests.train.test_plot": 19,
+    "domain-ball_in_cup": 18,
     "tests.agent.test_losses": 16,
-    "domain-point_mass": 10,
-    "tests.agent.test_networks": 10,
+    "domain-point_mass": 13,
+    "tests.agent.test_networks": 12,
+    "domain-dog": 11,
 }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mjx_iqrl import config
@@ -28,6 +30,13 @@ BASE = [
 def make_cfg(*overrides: str) -> config.Config:
     """The shared configuration with extra (host-side) overrides."""
     return config.compose([*BASE, *overrides])
+
+
+@pytest.fixture(scope="session")
+def cli_cache(tmp_path_factory) -> Path:
+    """A persistent compilation cache shared by the command-line runs of the tiny pendulum configuration (their
+    tests form one worker group, so the first run's programs are read back by the others)."""
+    return tmp_path_factory.mktemp("cli_cache")
 
 
 @pytest.fixture(scope="session")

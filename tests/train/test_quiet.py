@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 
-from tests.train.test_training import KILLED
+from tests.train.test_training import _cli
 
 # The trainer's own lines: its messages and tqdm's progress bar (" 50%|#####     | 400/800 [...]").
 OWN = re.compile(r"^(mjx_iqrl: |\s*\d+%\|)")
@@ -18,19 +18,12 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1"}
 
 
-def test_a_tiny_training_run_prints_only_its_own_lines(tmp_path):
-    """Two vmapped seeds (rliable's bootstrap for the evaluation CIs), a progress bar and a final evaluation in
-    dm_control."""
-    args = [*KILLED, "num_seeds=2", "train.total_env_steps=800", "eval.every_env_steps=400"]
-    args += ["eval.dm_control_episodes=1", "logger.progress=true", f"run_dir={tmp_path / 'run'}"]
-    done = subprocess.run(
-        [sys.executable, "-m", "mjx_iqrl.train", *args],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        env=_env(),
-        cwd=tmp_path,
-    )
+def test_a_tiny_training_run_prints_only_its_own_lines(tmp_path, cli_cache):
+    """The stop test's tiny pendulum run (its programs come from the shared compilation cache) with a progress bar,
+    two evaluations and a final evaluation in dm_control; rliable's bootstrap is the next test's."""
+    args = ["train.total_env_steps=800", "eval.every_env_steps=400", "eval.dm_control_episodes=1"]
+    cmd, env = _cli(*args, "logger.progress=true", f"run_dir={tmp_path / 'run'}", cache=cli_cache)
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = [line for line in re.split(r"[\r\n]+", done.stderr) if line.strip()]
     assert any(line.startswith("mjx_iqrl: compiled") for line in lines)

@@ -160,12 +160,12 @@ def _wait_for_checkpoints(proc, run_dir, count, deadline):
     assert proc.poll() is None, f"the run ended before it could be stopped: {proc.stderr.read().decode()[-2000:]}"
 
 
-def test_stopped_and_killed_runs_resume_from_their_last_checkpoint(tmp_path):
+def test_stopped_and_killed_runs_resume_from_their_last_checkpoint(tmp_path, cli_cache):
     """A CLI run sent SIGTERM after its first checkpoint stops at the next chunk boundary with a checkpoint of
     everything it logged, one line and exit status 75; resumed with resume=true, it is killed with SIGKILL after
     two more checkpoints; resumed again, it finishes. The processes share a persistent compilation cache (the
     resumed runs lower the same programs), so the resumed ones read their programs instead of compiling them."""
-    run_dir, cache = tmp_path / "killed", tmp_path / "cache"
+    run_dir, cache = tmp_path / "killed", cli_cache
     args = ("train.total_env_steps=4000", "eval.every_env_steps=100000", "checkpoint.every_env_steps=400")
     deadline = time.time() + 900
     cmd, env = _cli(*args, f"run_dir={run_dir}", cache=cache)
