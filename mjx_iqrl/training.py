@@ -23,7 +23,7 @@ from flax import struct
 
 import envs
 from mjx_iqrl import replay
-from mjx_iqrl.agent import WORLD_MODEL_METRICS, Agent, TrainState, effective_rank, make_agent
+from mjx_iqrl.agent import WORLD_MODEL_METRICS, Agent, TrainState, effective_rank, fsq, make_agent
 from mjx_iqrl.config import Config, Derived, derive
 from mjx_iqrl.eval_episodes import make_evaluate
 
@@ -129,9 +129,10 @@ def make_update_loop(agent: Agent, batch_size: int, horizon: int, axis_name: str
 
 
 def make_training_agent(cfg: Config, task_env: Any) -> Agent:
-    """The agent as the trainer builds it: the latent rank (an SVD) is computed once per chunk, not per update."""
+    """The agent as the trainer builds it: the latent diagnostics (rank, an SVD; code usage, a sort) are computed
+    once per chunk, not per update."""
     low, high = task_env.action_bounds
-    agent_cfg = dataclasses.replace(cfg.agent, log_latent_rank=False)
+    agent_cfg = dataclasses.replace(cfg.agent, log_latent_rank=False, log_code_usage=False)
     return make_agent(agent_cfg, task_env.observation_size, task_env.action_size, low, high)
 
 
@@ -251,11 +252,16 @@ def make_train(cfg: Config, axis_name: str | None = None) -> Trainer:
         metrics["train/replay_size"] = (state.replay.size * num_envs).astype(jnp.float32)
         metrics["nonfinite/update"] = carry.first_nonfinite
         metrics["nonfinite/loss"] = carry.nonfinite_loss
-        if cfg.agent.log_latent_rank:
-            # DIAGNOSTICS ON A FRESH BATCH: effective rank of the online latents (the paper's collapse measure).
+        if cfg.agent.log_latent_rank or cfg.agent.log_code_usage:
+            # Diagnostics on a fresh batch: the effective rank of the online latents (the paper's collapse measure)
+            # and the fraction of each FSQ codebook they use.
             batch = replay.sample(state.replay, jax.random.fold_in(state.key, 1), batch_size, horizon)
             z = agent.networks.encode(state.agent.world_model.encoder, batch.obs[:, 0])
-            metrics["train/latent_srank"] = effective_rank(z, cfg.agent.rank_delta)
+            if cfg.agent.log_latent_rank:
+                metrics["train/latent_srank"] = effective_rank(z, cfg.agent.rank_delta)
+            if cfg.agent.log_code_usage:
+                levels = cfg.agent.fsq_levels
+                metrics["train/fsq_code_usage"] = fsq.code_usage(fsq.code_indices(z, levels), levels)
         return state, metrics
 
     return Trainer(init=init, train_chunk=train_chunk, evaluate=evaluate, agent=agent, derived=derived, env=task_env)

@@ -92,7 +92,11 @@ class AgentConfig:
 
     # Diagnostics.
     log_latent_rank: bool = True
-    """Report the effective rank (srank) of the latent batch; costs one SVD per update."""
+    """Report the effective rank (srank) of the latent batch; costs one SVD per update (the trainer computes it
+    once per chunk instead, on a fresh batch)."""
+    log_code_usage: bool = True
+    """Report the FSQ code usage of the latent batch; costs a sort over the batch per update (the trainer computes
+    it once per chunk instead, on a fresh batch)."""
     rank_delta: float = 0.01
     """delta of srank_delta (Kumar et al. 2021): smallest k whose top singular values hold 1 - delta of the sum."""
 

@@ -4,8 +4,9 @@ Metrics of `update` (float32 scalars): encoder_loss (consistency + optional rewa
 reward_loss (only with the reward head), critic_loss, q_mean (all critics on the batch), td_target_mean,
 actor_loss (the most recent actor step's loss, see `TrainState`), actor_updated (1.0 when this update stepped the
 actor), encoder_grad_norm / critic_grad_norm / actor_grad_norm (raw gradient global norms, before clipping),
-fsq_code_usage (fraction of each group's codebook used by the batch's latents, averaged over groups) and
-latent_srank (effective rank of the [B, latent_width] latent batch; only with cfg.log_latent_rank).
+fsq_code_usage (fraction of each group's codebook used by the batch's latents, averaged over groups; only with
+cfg.log_code_usage) and latent_srank (effective rank of the [B, latent_width] latent batch; only with
+cfg.log_latent_rank).
 """
 
 from __future__ import annotations
@@ -338,8 +339,9 @@ def make_agent(
             "encoder_grad_norm": wm.grad_norm,
             "critic_grad_norm": critic.grad_norm,
             "actor_grad_norm": actor.grad_norm,
-            "fsq_code_usage": fsq.code_usage(fsq.code_indices(transition.z, cfg.fsq_levels), cfg.fsq_levels),
         }
+        if cfg.log_code_usage:
+            metrics["fsq_code_usage"] = fsq.code_usage(fsq.code_indices(transition.z, cfg.fsq_levels), cfg.fsq_levels)
         if cfg.log_latent_rank:
             metrics["latent_srank"] = effective_rank(transition.z, cfg.rank_delta)
         return new_state, {name: jnp.asarray(value, jnp.float32) for name, value in metrics.items()}
