@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import yaml
 
+from mjx_iqrl import schema
 from mjx_iqrl.aggregate import summarize
 from mjx_iqrl.errors import ConfigError
 
@@ -58,17 +59,6 @@ class Group(NamedTuple):
         return sum(len(r.returns[0]) for r in self.runs if r.returns)
 
 
-def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1} (lists kept as values)."""
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def run_folders(paths: Sequence[str | Path]) -> list[Path]:
     """The run folders under `paths`: each path that holds `metrics.jsonl`, else its subfolders that do (a
     multirun folder); ConfigError (one line) for a path with neither."""
@@ -88,7 +78,7 @@ def run_folders(paths: Sequence[str | Path]) -> list[Path]:
 def read_run(path: Path) -> Run:
     """A run folder's configuration and evaluations (records with `eval/return_mean`)."""
     config_file = path / "config.yaml"
-    config = flatten(yaml.safe_load(config_file.read_text())) if config_file.is_file() else {}
+    config = schema.flatten(yaml.safe_load(config_file.read_text())) if config_file.is_file() else {}
     task = config.get("task.name", config.get("task", "unknown task"))
     env_steps, train_s, returns, dm_control, clock = [], [], [], None, 0.0
     for line in (path / "metrics.jsonl").read_text().splitlines():

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from mjx_iqrl import schema
 from mjx_iqrl.errors import ConfigError
 
 
@@ -131,22 +132,12 @@ def free_bytes(path: Path) -> int | None:
     return None
 
 
-def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def resume_mismatch(
     saved: Mapping[str, Any], requested: Mapping[str, Any], mismatch: Any, saved_file: Path
 ) -> ConfigError:
     """The one-line error of a resume whose settings change the training state's shapes: each setting that differs
     from the saved run's (`saved_file`), with both values; `mismatch` is the first differing state leaf."""
-    old, new = _flat(saved), _flat(requested)
+    old, new = schema.flatten(saved), schema.flatten(requested)
     keys = [k for k in new if k in old and old[k] != new[k]]
     if keys:
         changes = "; ".join(f"{k} saved {old[k]!r}, requested {new[k]!r}" for k in keys)

@@ -132,6 +132,17 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return plain(cfg)
 
 
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested dict as dotted keys: {'a': {'b': 1}} -> {'a.b': 1} (lists kept as values)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def walk_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, Any, Any, str]]:
     """(dotted key, type hint, default, doc) of every leaf field of a config class tree."""
     hints = _hints(cls)

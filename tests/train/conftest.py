@@ -27,6 +27,24 @@ BASE = [
 ]
 
 
+# The command-line runs (stop and kill, quiet console, two processes): a cheap physics model and small networks, for
+# runs that only need to train, stop and resume.
+TINY_PENDULUM = [
+    "task=pendulum-swingup",
+    "train.num_envs=4",
+    "train.batch_size=16",
+    "train.warmup_env_steps=400",
+    "train.chunk_env_steps=400",
+    "train.replay_capacity=8000",
+    "agent.latent_dim=8",
+    "agent.mlp_dims=[16]",
+    "agent.enc_mlp_dims=[16]",
+    "agent.num_critics=2",
+    "eval.episodes=2",
+    "logger.progress=false",
+]
+
+
 def make_cfg(*overrides: str) -> config.Config:
     """The shared configuration with extra (host-side) overrides."""
     return config.compose([*BASE, *overrides])

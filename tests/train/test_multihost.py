@@ -22,25 +22,11 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+from tests.train.conftest import TINY_PENDULUM
+
 ROOT = Path(__file__).resolve().parents[2]
 
-SMALL = [
-    "task=pendulum-swingup",
-    "num_seeds=2",
-    "train.num_envs=4",
-    "train.batch_size=16",
-    "train.warmup_env_steps=400",
-    "train.chunk_env_steps=400",
-    "train.replay_capacity=8000",
-    "agent.latent_dim=8",
-    "agent.mlp_dims=[16]",
-    "agent.enc_mlp_dims=[16]",
-    "agent.num_critics=2",
-    "eval.episodes=2",
-    "eval.every_env_steps=800",
-    "checkpoint.every_env_steps=800",
-    "logger.progress=false",
-]
+SMALL = [*TINY_PENDULUM, "num_seeds=2", "eval.every_env_steps=800", "checkpoint.every_env_steps=800"]
 FIRST, TOTAL = 800, 2000
 """The pair trains 800 env steps (2 chunks, a checkpoint), then resumes to 2000; the reference trains 2000."""
 DM_CONTROL = "eval.dm_control_episodes=1"

@@ -22,7 +22,7 @@ from mjx_iqrl import config
 from mjx_iqrl.checkpoint import Checkpointer, load_policy
 from mjx_iqrl.eval_episodes import dm_control_returns
 from mjx_iqrl.runner import NonFiniteLossError, run, seed_keys
-from tests.train.conftest import make_cfg
+from tests.train.conftest import TINY_PENDULUM, make_cfg
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,28 +126,11 @@ def test_resume_continues_exactly(compiled, tmp_path):
     assert policy.task == "cartpole-swingup"
 
 
-# The killed-and-resumed CLI run: a cheap physics model and small networks (it only needs to run and resume).
-KILLED = [
-    "task=pendulum-swingup",
-    "train.num_envs=4",
-    "train.batch_size=16",
-    "train.warmup_env_steps=400",
-    "train.chunk_env_steps=400",
-    "train.replay_capacity=8000",
-    "agent.latent_dim=8",
-    "agent.mlp_dims=[16]",
-    "agent.enc_mlp_dims=[16]",
-    "agent.num_critics=2",
-    "eval.episodes=2",
-    "logger.progress=false",
-]
-
-
 def _cli(*overrides, cache):
     """The command and environment of a CLI subprocess that compiles through the persistent cache in `cache`."""
     env = {k: v for k, v in os.environ.items() if k != "JAX_ENABLE_COMPILATION_CACHE"}
     env.update(PYTHONUNBUFFERED="1", JAX_COMPILATION_CACHE_DIR=str(cache), PYTHONPATH=str(ROOT))
-    return [sys.executable, "-m", "mjx_iqrl.train", *KILLED, *overrides], env
+    return [sys.executable, "-m", "mjx_iqrl.train", *TINY_PENDULUM, *overrides], env
 
 
 def _wait_for_checkpoints(proc, run_dir, count, deadline):
