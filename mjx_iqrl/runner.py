@@ -1,7 +1,8 @@
 """`run(cfg)`: the host loop around the compiled chunk: evaluation, logging, checkpoints, resume.
 
 All seeds of a run (`num_seeds`) are one program: the trainer's state is vmapped over a leading seed axis (seed i
-uses PRNG seed `seed + i`), and one jitted chunk advances all of them. Python only touches data between chunks.
+uses PRNG seed `seed + i`), and one jitted chunk advances all of them (a one-seed run keeps the axis but is not
+vmapped, `over_seeds`). Python only touches data between chunks.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import datetime
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -41,13 +43,27 @@ class RunResult(NamedTuple):
     state: TrainerState
 
 
+def over_seeds(f: Callable[..., Any], num_seeds: int) -> Callable[..., Any]:
+    """`f` of one seed as a function of arguments and results with a leading seed axis: vmapped (the axis named
+    `SEED_AXIS`), or with one seed, `f` of the arguments' only entries. Both compute the same; the second skips
+    batching every loop of the program while it is traced: a third less time to trace and lower a chunk or an
+    evaluation on CPU (`benchmarks/compile_cost.py`; XLA's compilation itself takes as long)."""
+    if num_seeds > 1:
+        return jax.vmap(f, axis_name=SEED_AXIS)
+
+    def one_seed(*args: Any) -> Any:
+        return jax.tree.map(lambda x: x[None], f(*jax.tree.map(lambda x: x[0], args)))
+
+    return one_seed
+
+
 class CompiledRun:
     """The jitted, seed-vmapped functions of a run, placed on the devices; the chunk is compiled once and kept."""
 
     def __init__(self, cfg: Config, trainer: Trainer | None = None, devices: list | None = None):
-        self.trainer = trainer or make_train(cfg, axis_name=SEED_AXIS)
+        self.trainer = trainer or make_train(cfg, axis_name=SEED_AXIS if cfg.num_seeds > 1 else None)
         self.mesh = sharding.make_mesh(devices)
-        init = jax.vmap(self.trainer.init)
+        init = over_seeds(self.trainer.init, cfg.num_seeds)
         abstract = jax.eval_shape(init, seed_keys(cfg))
         self.state_sharding = sharding.state_shardings(abstract, cfg, self.mesh)
         self.abstract_state = jax.tree.map(
@@ -56,12 +72,12 @@ class CompiledRun:
         replicated = sharding.replicated(self.mesh)
         self.init = jax.jit(init, out_shardings=self.state_sharding)
         self.chunk = jax.jit(
-            jax.vmap(self.trainer.train_chunk, axis_name=SEED_AXIS),
+            over_seeds(self.trainer.train_chunk, cfg.num_seeds),
             in_shardings=(self.state_sharding,),
             out_shardings=(self.state_sharding, replicated),
             donate_argnums=0,
         )
-        self.evaluate = jax.jit(jax.vmap(self.trainer.evaluate), out_shardings=replicated)
+        self.evaluate = jax.jit(over_seeds(self.trainer.evaluate, cfg.num_seeds), out_shardings=replicated)
         self.num_seeds = cfg.num_seeds
         self._executables: dict[str, Any] = {}
         self.compile_seconds: dict[str, float] = {}

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from benchmarks import efficiency, frontier, gpu_report, suite, update_cost
+from benchmarks import compile_cost, efficiency, frontier, gpu_report, suite, update_cost
 from benchmarks import regimes as regimes_module
 from benchmarks.regimes import Budget, baseline_config, parse_regime, time_to_reach
 from benchmarks.report_parts import SMOKE_TRAINING
@@ -111,6 +111,23 @@ def test_update_cost_smoke_reports_flops_parts_and_hlo(tmp_path):
     assert set(row["parts_ms"]) == parts and all(v > 0 for v in row["parts_ms"].values())
     assert row["hlo"]["fusions"] > 0 and row["hlo"]["instructions"] >= row["hlo"]["entry_instructions"] > 0
     assert (tmp_path / "update_cost_cpu.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.unoptimized
+def test_compile_cost_smoke_times_both_builds_of_a_one_seed_program(tmp_path):
+    """The build-cost benchmark at a tiny size, one round: both variants' trace, lower and compile seconds, and
+    their ratios from the medians."""
+    tiny = ["agent.latent_dim=8", "agent.mlp_dims=[16]", "agent.enc_mlp_dims=[16]", "train.num_envs=2"]
+    path = compile_cost.main(["--task", SMOKE_TASK, "--rounds", "1", "--set", *tiny, "--out-dir", str(tmp_path)])
+    data = json.loads(path.read_text())
+    assert set(data["rounds"]) == {"one_seed", "vmapped"} and all(len(r) == 1 for r in data["rounds"].values())
+    for rows in data["rounds"].values():
+        assert all(v > 0 for v in rows[0].values())
+        assert rows[0]["total_s"] == pytest.approx(sum(v for k, v in rows[0].items() if k != "total_s"))
+    one, vmapped = data["median_s"]["one_seed"], data["median_s"]["vmapped"]
+    ratio = data["ratio_one_seed_to_vmapped"]["chunk_lower_s"]
+    assert ratio == pytest.approx(one["chunk_lower_s"] / vmapped["chunk_lower_s"])
 
 
 def test_regime_row_by_hand():

@@ -1,10 +1,11 @@
 """Two processes on this machine train one run as two hosts would (CPU devices joined by gloo, a coordinator on
 127.0.0.1), started as the README says: the command line with distributed=true and JAX_COORDINATOR_ADDRESS,
-JAX_NUM_PROCESSES and JAX_PROCESS_ID. Two seeds, one per process; process 0's metrics must equal a single-process
-run of the same seeds on two local devices, before and after the pair resumes from its checkpoint. A lost process
-stops the other in one line.
+JAX_NUM_PROCESSES and JAX_PROCESS_ID. Two seeds, one per process. The pair trains until its first periodic
+checkpoint, then process 1 is killed: process 0 must stop in one line, and its metrics so far equal a
+single-process run of the same seeds on two local devices. Started again with resume=true, both processes finish
+with exit status 0 and the reference's metrics.
 
-All the runs share a persistent compilation cache: the pair's programs compile once, and its later runs read them.
+All the runs share a persistent compilation cache: the pair's programs compile once, and the resumed pair reads them.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from tests.train.conftest import TINY_PENDULUM
 ROOT = Path(__file__).resolve().parents[2]
 
 SMALL = [*TINY_PENDULUM, "num_seeds=2", "eval.every_env_steps=800", "checkpoint.every_env_steps=800"]
-FIRST, TOTAL = 800, 2000
-"""The pair trains 800 env steps (2 chunks, a checkpoint), then resumes to 2000; the reference trains 2000."""
+CHECKPOINT, TOTAL = 2, 2000
+"""The pair is killed once checkpoint 2 (800 env steps) is written, then resumes to 2000; the reference trains 2000."""
+UNBOUNDED = ("train.total_env_steps=100000", "multihost.heartbeat_timeout_s=60")
+"""The first pair's budget: it ends only when a process is lost."""
 DM_CONTROL = "eval.dm_control_episodes=1"
 """The final policies in real dm_control, gathered from both processes (the reference and the resumed pair)."""
 TIMEOUT_S = 900
@@ -108,10 +111,34 @@ def _assert_equal_runs(got: list[dict], want: list[dict]) -> None:
             np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6, err_msg=f"{key} at env step {a['env_steps']}")
 
 
+class Loss(NamedTuple):
+    """What process 0 did after process 1 was killed."""
+
+    returncode: int
+    waited_s: float
+    stderr: str
+
+
+def _kill_second_after_checkpoint(pair: list[Process], run_dir: Path) -> Loss:
+    """SIGKILLs process 1 as soon as checkpoint `CHECKPOINT` is on disk (orbax renames a finished one into place),
+    then waits for process 0."""
+    first, second = (process.popen for process in pair)
+    deadline = time.time() + TIMEOUT_S
+    while time.time() < deadline and first.poll() is None and not (run_dir / "checkpoints" / str(CHECKPOINT)).is_dir():
+        time.sleep(0.1)
+    assert first.poll() is None and second.poll() is None, pair[0].log.read_text()[-3000:]
+    second.send_signal(signal.SIGKILL)
+    killed = time.time()
+    rc = first.wait(timeout=120)
+    waited = time.time() - killed
+    second.wait()
+    return Loss(rc, waited, pair[0].log.read_text())
+
+
 @pytest.fixture(scope="module")
 def setting(tmp_path_factory) -> dict:
-    """The single-process reference (two local devices, 2000 env steps) and the pair's first 800 env steps, run
-    side by side."""
+    """The single-process reference (two local devices, 2000 env steps) side by side with the pair, whose process 1
+    is killed after checkpoint 2."""
     tmp = tmp_path_factory.mktemp("multihost")
     cache = tmp / "cache"
     flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
@@ -120,23 +147,35 @@ def setting(tmp_path_factory) -> dict:
         _env(cache, XLA_FLAGS=flags),
         tmp / "reference.err",
     )
-    pair = _start_pair(tmp / "pair", cache, tmp / "first", f"train.total_env_steps={FIRST}")
+    pair = _start_pair(tmp / "pair", cache, tmp / "first", *UNBOUNDED)
+    loss = _kill_second_after_checkpoint(pair, tmp / "pair")
+    first_records = _records(tmp / "pair")
     _finish([reference])
-    return {"tmp": tmp, "cache": cache, "pair": pair, "reference": _records(tmp / "reference")}
+    return {"tmp": tmp, "cache": cache, "loss": loss, "first": first_records, "reference": _records(tmp / "reference")}
 
 
 def test_two_processes_train_like_one_process_with_two_devices(setting):
-    """Both processes exit 0; process 0's metrics (it alone writes them) equal the single-process run's."""
-    tmp = setting["tmp"]
-    _finish(setting["pair"])
-    _assert_equal_runs(_records(tmp / "pair"), setting["reference"][:3])
+    """Process 0's metrics (it alone writes them), up to the loss of process 1, equal the single-process run's."""
+    first = setting["first"]
+    assert len(first) >= CHECKPOINT + 1, first
+    _assert_equal_runs(first, setting["reference"][: len(first)])
+
+
+def test_a_lost_process_stops_the_other_in_one_line(setting):
+    """Process 1 killed: process 0 stops within seconds with exit status 5 and one line."""
+    loss = setting["loss"]
+    lines = [line for line in loss.stderr.splitlines() if line.startswith("error: ")]
+    assert loss.returncode == 5 and loss.waited_s < 60, (loss.returncode, loss.waited_s, loss.stderr[-3000:])
+    assert len(lines) == 1 and "Traceback" not in loss.stderr, loss.stderr
+    assert lines[0].startswith("error: another process of this multi-host run was lost (")
+    assert loss.stderr.rstrip().endswith("start every process again with resume=true")
 
 
 def test_two_processes_resume_from_their_checkpoint(setting):
-    """The pair resumes from the checkpoint both processes wrote and ends with the reference's metrics (the final
-    policies' dm_control returns included); the policy of the multi-process checkpoint loads in this process."""
+    """Both processes, started again with resume=true after the loss, exit 0 and end with the reference's metrics
+    (the final policies' dm_control returns included); the policy of the multi-process checkpoint loads in this
+    process."""
     tmp = setting["tmp"]
-    _finish(setting["pair"])
     resume = (f"train.total_env_steps={TOTAL}", "resume=true", DM_CONTROL)
     _finish(_start_pair(tmp / "pair", setting["cache"], tmp / "resumed", *resume))
     records = _records(tmp / "pair")
@@ -147,33 +186,6 @@ def test_two_processes_resume_from_their_checkpoint(setting):
 
     policy = load_policy(tmp / "pair", seed_index=1)
     assert policy.task == "pendulum-swingup" and np.asarray(policy.act(np.zeros((1, 3), np.float32))).shape == (1, 1)
-
-
-def test_a_lost_process_stops_the_other_in_one_line(setting):
-    """Process 1 killed after the first chunk: process 0 stops within seconds with exit status 5 and one line."""
-    tmp = setting["tmp"]
-    run_dir, logs = tmp / "lost", tmp / "lost_logs"
-    budget = ("train.total_env_steps=100000", "multihost.heartbeat_timeout_s=60")
-    pair = _start_pair(run_dir, setting["cache"], logs, *budget)
-    first, second = (process.popen for process in pair)
-    deadline = time.time() + TIMEOUT_S
-    metrics = run_dir / "metrics.jsonl"
-    while time.time() < deadline and first.poll() is None:
-        if metrics.is_file() and len(metrics.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.2)
-    assert first.poll() is None, (logs / "0.err").read_text()[-3000:]
-    second.send_signal(signal.SIGKILL)
-    killed = time.time()
-    rc = first.wait(timeout=120)
-    waited = time.time() - killed
-    second.wait()
-    err = (logs / "0.err").read_text()
-    lines = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert rc == 5 and waited < 60, (rc, waited, err[-3000:])
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert lines[0].startswith("error: another process of this multi-host run was lost (")
-    assert err.rstrip().endswith("start every process again with resume=true")
 
 
 def test_distributed_without_a_cluster_is_one_line(tmp_path):

@@ -41,9 +41,10 @@ def test_four_devices_were_used(comparison):
 
 def test_sharded_and_vmapped_seeds_equal_separate_runs(comparison):
     """Seed i of an 8-seed program sharded over 4 devices (2 vmapped seeds on each) matches a single-seed,
-    single-device run with key seed + i. XLA vectorises and partitions the seeds' programs differently from the
-    single run's, so parameters and losses agree to float32 rounding (bound 1e-5; measured 2.4e-7 after 200
-    updates with the suite's compiler flags, 2.4e-6 with XLA's defaults)."""
+    single-device run with key seed + i (built without the seed vmap, `runner.over_seeds`). XLA vectorises and
+    partitions the seeds' programs differently from the single run's, so parameters and losses agree to float32
+    rounding (bound 1e-5; measured 2.4e-7 after 200 updates with the suite's compiler flags; 2.4e-6 with XLA's
+    defaults when the single run was vmapped too)."""
     assert comparison["sharded_seeds_vs_separate"] <= 1e-5, comparison
     assert comparison["sharded_seeds_vs_separate_critic_loss"] <= 1e-5, comparison
 
