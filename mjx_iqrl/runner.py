@@ -58,7 +58,7 @@ def over_seeds(f: Callable[..., Any], num_seeds: int) -> Callable[..., Any]:
 
 
 class CompiledRun:
-    """The jitted, seed-vmapped functions of a run, placed on the devices; the chunk is compiled once and kept."""
+    """The jitted functions of a run over its seed axis, placed on the devices; the chunk is compiled once and kept."""
 
     def __init__(self, cfg: Config, trainer: Trainer | None = None, devices: list | None = None):
         self.trainer = trainer or make_train(cfg, axis_name=SEED_AXIS if cfg.num_seeds > 1 else None)
