@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 if __package__ in (None, ""):  # run as a file path: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.common import write_result
-from mjx_iqrl import config
-from mjx_iqrl.runner import SEED_AXIS, CompiledRun, over_seeds
+from mjx_iqrl import config, sharding
+from mjx_iqrl.runner import SEED_AXIS, CompiledRun
 from mjx_iqrl.training import make_train
 
 SMALL = ("agent.latent_dim=32", "agent.mlp_dims=[64,64]", "agent.enc_mlp_dims=[64]", "train.num_envs=4")
@@ -42,23 +43,26 @@ def _timed(fn: Any) -> tuple[Any, float]:
 
 
 def build_seconds(cfg: config.Config, variant: str) -> dict[str, float]:
-    """Trace-and-lower and compile seconds of the chunk and the evaluation, built fresh as `variant`."""
+    """Trace-and-lower and compile seconds of the chunk and the evaluation, built fresh as `variant`: the runner's
+    own programs, or the same trainer functions vmapped over the seed axis, with the runner's shardings."""
     jax.clear_caches()
-    run = CompiledRun(cfg)  # the shardings and abstract state (its own programs are not built here)
-    if variant == "one_seed":
-        trainer = make_train(cfg)
-        chunk_fn, evaluate_fn = over_seeds(trainer.train_chunk, 1), over_seeds(trainer.evaluate, 1)
-    else:
+    run = CompiledRun(cfg)
+    chunk, evaluate = run.chunk, run.evaluate
+    if variant == "vmapped":
         trainer = make_train(cfg, axis_name=SEED_AXIS)
-        chunk_fn, evaluate_fn = jax.vmap(trainer.train_chunk, axis_name=SEED_AXIS), jax.vmap(trainer.evaluate)
-    chunk = jax.jit(chunk_fn, in_shardings=(run.state_sharding,), donate_argnums=0)
-    keys = jax.ShapeDtypeStruct((1, 2), jax.numpy.uint32)
+        replicated = sharding.replicated(run.mesh)
+        chunk = jax.jit(
+            jax.vmap(trainer.train_chunk, axis_name=SEED_AXIS),
+            in_shardings=(run.state_sharding,),
+            out_shardings=(run.state_sharding, replicated),
+            donate_argnums=0,
+        )
+        evaluate = jax.jit(jax.vmap(trainer.evaluate), out_shardings=replicated)
+    keys = jax.ShapeDtypeStruct((1, 2), jnp.uint32, sharding=sharding.replicated(run.mesh))
     out = {}
     lowered, out["chunk_lower_s"] = _timed(lambda: chunk.lower(run.abstract_state))
     _, out["chunk_compile_s"] = _timed(lowered.compile)
-    lowered, out["evaluate_lower_s"] = _timed(
-        lambda: jax.jit(evaluate_fn).lower(run.abstract_state.agent.policy_params, keys)
-    )
+    lowered, out["evaluate_lower_s"] = _timed(lambda: evaluate.lower(run.abstract_state.agent.policy_params, keys))
     _, out["evaluate_compile_s"] = _timed(lowered.compile)
     out["total_s"] = sum(out.values())
     return out
