@@ -95,10 +95,29 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def shadow_map_size(width: int, height: int, model_size: int) -> int:
+    """The side of the shadow map for a `width` x `height` image: the power of two at or above twice its larger
+    side, at least 256, and at most the model's `model_size` (a model's own 0, no shadows, is kept)."""
+    if model_size <= 0:
+        return model_size
+    side = 256
+    while side < 2 * max(width, height):
+        side *= 2
+    return min(side, model_size)
+
+
 class Renderer:
     """Renders states of one model at one size and camera; use as a context manager (it holds a GL context)."""
 
-    def __init__(self, model: mujoco.MjModel, width: int = 320, height: int = 240, camera: int | str = 0):
+    def __init__(
+        self,
+        model: mujoco.MjModel,
+        width: int = 320,
+        height: int = 240,
+        camera: int | str = 0,
+        shadow_size: int | None = None,
+    ):
+        """`shadow_size`: the side of the shadow map (None: `shadow_map_size` of the image and the model's own)."""
         select_gl()
         if isinstance(camera, int) and not -1 <= camera < model.ncam:
             raise ConfigError(f"camera {camera} does not exist: the model has cameras -1 (free) to {model.ncam - 1}")
@@ -111,7 +130,17 @@ class Renderer:
         self.model = model
         self.camera = camera
         self.data = mujoco.MjData(self.model)
-        self._renderer = mujoco.Renderer(self.model, height=height, width=width)
+        # The shadow map is drawn every frame at the model's size (2048 squared in dm_control's models), whatever
+        # the image's: most of a small frame's time with software OpenGL. The context is made with a map sized to
+        # the image, and the model keeps its own value.
+        model_shadow = int(model.vis.quality.shadowsize)
+        model.vis.quality.shadowsize = (
+            shadow_map_size(width, height, model_shadow) if shadow_size is None else shadow_size
+        )
+        try:
+            self._renderer = mujoco.Renderer(self.model, height=height, width=width)
+        finally:
+            model.vis.quality.shadowsize = model_shadow
 
     def __enter__(self) -> Renderer:
         return self

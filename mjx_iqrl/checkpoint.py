@@ -7,7 +7,9 @@ order (orbax cannot store zero-size arrays, which MJX data has); restoring takes
 In a multi-host run every process calls the same methods: orbax writes and reads each process's shards of the
 global arrays in one checkpoint folder (which every process must see), and process 0 writes the metadata.
 Resuming takes the newest checkpoint that reads back whole; newer, unreadable ones are set aside under
-`<run_dir>/unreadable_checkpoints/`, so that the run can write those steps again.
+`<run_dir>/unreadable_checkpoints/`, so that the run can write those steps again. Checkpoints beyond the last `keep`
+are renamed into `checkpoints/.deleted/` (atomic) before they are removed, so a run killed while removing one leaves
+no half-removed checkpoint next to the others.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from mjx_iqrl.errors import ConfigError
 CHECKPOINT_DIR = "checkpoints"
 UNREADABLE_DIR = "unreadable_checkpoints"
 """Where resuming moves checkpoints that do not read back (under the run directory)."""
+DELETED_DIR = ".deleted"
+"""Where old checkpoints go to be removed (under the checkpoints folder; emptied after every save)."""
 
 
 class Unreadable(NamedTuple):
@@ -73,7 +77,9 @@ class Checkpointer:
     def __init__(self, run_dir: str | Path, keep: int = 2):
         self.run_dir = Path(run_dir).resolve()
         self.directory = self.run_dir / CHECKPOINT_DIR
-        options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, enable_async_checkpointing=False)
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=keep, create=True, enable_async_checkpointing=False, todelete_subdir=DELETED_DIR
+        )
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=_handlers())
 
     def latest_step(self) -> int | None:
@@ -91,6 +97,8 @@ class Checkpointer:
         with faults.checkpoint_write(self.directory, step, nbytes, kept=self.latest_step()):
             self._manager.save(step, args=args)
             self._manager.wait_until_finished()
+        if distributed.is_primary():  # orbax's primary process renamed the old ones
+            shutil.rmtree(self.directory / DELETED_DIR, ignore_errors=True)
 
     def shape_mismatch(self, abstract_state: Any) -> ShapeMismatch | None:
         """The first leaf whose shape in the newest checkpoint with readable metadata differs from

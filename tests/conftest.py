@@ -77,7 +77,7 @@ GROUP_SECONDS = {
     "shared-training-run": 480,
     "tests.train.test_multihost": 271,
     "tests.train.test_benchmarks": 213,
-    "cli-runs": 155,
+    "cli-runs": 105,
     "tests.train.test_seeds_and_devices": 147,
     "tests.train.test_baseline": 124,
     "domain-swimmer": 112,

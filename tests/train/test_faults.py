@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import signal
 import threading
 
 import jax
+import jax.numpy as jnp
 import pytest
 from orbax.checkpoint._src.path import async_path
 
@@ -183,6 +185,37 @@ def test_a_state_larger_than_the_device_is_one_line_before_compiling(tmp_path, m
     assert line.startswith(f"error: the training state needs {faults.size(need.total)} per device (replay ")
     assert f"but {jax.local_devices()[0]} has 1.0 MiB;" in line
     assert compiled.compile_seconds == {}, "it compiled before reporting"
+
+
+def test_a_removal_cut_short_leaves_only_complete_checkpoints(tmp_path, monkeypatch, caplog):
+    """keep=2: the third save renames checkpoint 1 into checkpoints/.deleted before removing it. With the removal
+    cut short there (as by a SIGKILL), the checkpoints are 2 and 3, whole, and opening them again warns of nothing;
+    the next save empties .deleted."""
+    import mjx_iqrl.checkpoint as checkpoint_module
+    from mjx_iqrl.agent import PolicyParams
+
+    state = {"x": jnp.arange(4.0)}
+    policy = PolicyParams(encoder={"w": jnp.ones((2, 2))}, actor={"w": jnp.zeros((2,))})
+    checkpointer = Checkpointer(tmp_path)
+    with monkeypatch.context() as patch:
+        patch.setattr(checkpoint_module.shutil, "rmtree", lambda *args, **kwargs: None)  # killed mid-removal
+        for step in (1, 2, 3):
+            checkpointer.save(step, state, policy, {"step": step})
+    checkpointer.close()
+    folder = tmp_path / "checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [".deleted", "2", "3"]
+    assert [p.name for p in (folder / ".deleted").iterdir()] == ["1"]
+    assert all((folder / step / "_CHECKPOINT_METADATA").is_file() for step in ("2", "3"))
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        reopened = Checkpointer(tmp_path)
+        restored, meta = reopened.restore(jax.eval_shape(lambda: state))
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert meta == {"step": 3} and restored["x"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    reopened.save(4, state, policy, {"step": 4})
+    reopened.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["3", "4"]
 
 
 def test_disk_full_and_lost_processes_are_recognised_in_the_forms_libraries_raise():

@@ -97,6 +97,21 @@ def test_renderer_closes_cleanly_at_exit():
     assert done.returncode == 0 and "Traceback" not in done.stderr and "Exception" not in done.stderr, done.stderr
 
 
+def test_shadow_map_is_sized_to_the_image_and_the_model_keeps_its_own(reacher):
+    """Twice the image's larger side, rounded up to a power of two, between 256 and the model's own size (0, no
+    shadows, stays 0); the renderer's context gets it, and the model's value is left as it was."""
+    sizes = [(64, 48), (200, 100), (320, 240), (640, 480), (1920, 1080)]
+    assert [render.shadow_map_size(w, h, 2048) for w, h in sizes] == [256, 512, 1024, 2048, 2048]
+    assert render.shadow_map_size(320, 240, 0) == 0 and render.shadow_map_size(320, 240, 512) == 512
+    model = reacher.mj_model
+    assert model.vis.quality.shadowsize == 2048
+    with render.Renderer(model, *SIZE) as renderer:
+        assert renderer._renderer._mjr_context.shadowSize == 512
+    with render.Renderer(model, *SIZE, shadow_size=2048) as renderer:
+        assert renderer._renderer._mjr_context.shadowSize == 2048
+    assert model.vis.quality.shadowsize == 2048
+
+
 @pytest.mark.parametrize("text", ["320x241", "320", "ax2"])
 def test_bad_video_sizes_are_one_line(text):
     with pytest.raises(envs.ConfigError, match="size"):
