@@ -3,7 +3,8 @@ summarise its evaluation curve over seeds (IQM with rliable's stratified-bootstr
 
 A regime is written `name[:key=value,...]`; the key `seeds` sets its number of seeds (else the benchmark's):
 - an iQRL preset (`paper`, `fast`, ... from configs/preset/) with training overrides, e.g.
-  `fast:train.num_envs=256,train.batch_size=1024`; its S seeds are vmapped in one program (`num_seeds`);
+  `fast:train.num_envs=256,train.batch_size=1024`; its S seeds are vmapped in one program (`num_seeds`), or
+  trained one after another with one seed each (`separate_seeds`: each seed on its own clock, as brax's are);
 - `brax-ppo` or `brax-sac` with baseline overrides (`python -m mjx_iqrl.baseline --help`), e.g.
   `brax-sac:sac.num_envs=64`; brax trains one seed per program, so its S seeds run one after another.
 
@@ -29,7 +30,7 @@ import numpy as np
 import envs
 from mjx_iqrl import config
 from mjx_iqrl.aggregate import summarize
-from mjx_iqrl.curves import time_to_reach, with_iqm
+from mjx_iqrl.curves import seconds_to_reach_per_seed, time_to_reach, with_iqm
 from mjx_iqrl.eval_episodes import dm_control_returns
 
 BASELINES = {"brax-ppo": "ppo", "brax-sac": "sac"}
@@ -84,7 +85,8 @@ class SeedRuns:
     """What training a regime produced, before summarising."""
 
     curve: list[dict[str, Any]]
-    """Per evaluation: env_steps, train_s (mean over runs) and `returns` [S] (mean over episodes, per seed)."""
+    """Per evaluation: env_steps, train_s (mean over runs), `returns` [S] (mean over episodes, per seed) and, where
+    the seeds trained apart, `train_s_per_seed` [S]."""
     compile_s: float
     train_s: float
     env_steps: int
@@ -97,7 +99,13 @@ class SeedRuns:
 
 
 def _iqrl_config(
-    task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str], checkpoint_every: int = 0
+    task: str,
+    regime: Regime,
+    budget: Budget,
+    seeds: int,
+    extra: Sequence[str],
+    checkpoint_every: int = 0,
+    seed_offset: int = 0,
 ) -> config.Config:
     overrides = [
         f"task={task}",
@@ -111,13 +119,22 @@ def _iqrl_config(
         *extra,
         *regime.overrides,
     ]
-    return config.compose(overrides)
+    cfg = config.compose(overrides)
+    return dataclasses.replace(cfg, seed=cfg.seed + seed_offset) if seed_offset else cfg
 
 
 def train_iqrl(
-    task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str], out: Path, checkpoint_every: int = 0
+    task: str,
+    regime: Regime,
+    budget: Budget,
+    seeds: int,
+    extra: Sequence[str],
+    out: Path,
+    checkpoint_every: int = 0,
+    seed_offset: int = 0,
 ) -> SeedRuns:
-    """Trains an iQRL regime with its seeds vmapped in one program (`mjx_iqrl.runner.run`) in the run folder `out`.
+    """Trains an iQRL regime with its seeds vmapped in one program (`mjx_iqrl.runner.run`) in the run folder `out`;
+    its first seed is the configuration's `seed` plus `seed_offset`.
 
     With `checkpoint_every` > 0 the run checkpoints that often, and a folder holding a checkpoint of an interrupted
     run is resumed from it (`resume=true`) instead of being trained again; any other content of `out` is replaced.
@@ -126,7 +143,7 @@ def train_iqrl(
     from mjx_iqrl.checkpoint import Checkpointer
     from mjx_iqrl.runner import run
 
-    cfg = _iqrl_config(task, regime, budget, seeds, extra, checkpoint_every)
+    cfg = _iqrl_config(task, regime, budget, seeds, extra, checkpoint_every, seed_offset)
     resume = False
     if checkpoint_every and out.is_dir():
         checkpointer = Checkpointer(out)
@@ -194,6 +211,49 @@ def baseline_config(task: str, regime: Regime, budget: Budget, seed_index: int =
     return dataclasses.replace(cfg, seed=cfg.seed + seed_index)
 
 
+def align_seeds(curves: Sequence[Sequence[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One curve from the curves of seeds trained apart (each point env_steps, train_s and `return`), up to the
+    shortest (runs stopped by a seconds budget may differ in length): per evaluation the seeds' returns, each seed's
+    training seconds and their mean."""
+    common = min(len(c) for c in curves)
+    return [
+        {
+            "env_steps": curves[0][k]["env_steps"],
+            "train_s": float(np.mean([c[k]["train_s"] for c in curves])),
+            "train_s_per_seed": [c[k]["train_s"] for c in curves],
+            "returns": [c[k]["return"] for c in curves],
+        }
+        for k in range(common)
+    ]
+
+
+def train_iqrl_separately(
+    task: str, regime: Regime, budget: Budget, seeds: int, extra: Sequence[str], out: Path, checkpoint_every: int = 0
+) -> SeedRuns:
+    """Trains an iQRL regime once per seed (`num_seeds=1`, seeds `seed`, `seed`+1, ... as the vmapped program
+    draws them), one after another in `out`/seed<i>, each on its own clock; the second and later seeds reuse the
+    first's compiled program, so `compile_s` is the one compilation."""
+    runs = [
+        train_iqrl(task, regime, budget, 1, extra, out / f"seed{i}", checkpoint_every, seed_offset=i)
+        for i in range(seeds)
+    ]
+    curve = align_seeds(
+        [
+            [{"env_steps": p["env_steps"], "train_s": p["train_s"], "return": p["returns"][0]} for p in r.curve]
+            for r in runs
+        ]
+    )
+    return SeedRuns(
+        curve=curve,
+        compile_s=max(r.compile_s for r in runs),
+        train_s=curve[-1]["train_s"] if curve else 0.0,
+        env_steps=curve[-1]["env_steps"] if curve else 0,
+        updates=int(np.mean([r.updates for r in runs])),
+        acts=[act for r in runs for act in r.acts],
+        settings={**runs[0].settings, "separate_seeds": True},
+    )
+
+
 def train_baseline(task: str, regime: Regime, budget: Budget, seeds: int, out: Path) -> SeedRuns:
     """Trains a brax baseline once per seed (`mjx_iqrl.baseline.run`) and aligns the seeds' evaluations."""
     from mjx_iqrl import baseline
@@ -203,15 +263,12 @@ def train_baseline(task: str, regime: Regime, budget: Budget, seeds: int, out: P
         cfg = baseline_config(task, regime, budget, i)
         runs.append((cfg, baseline.run(cfg, run_dir=out / f"seed{i}")))
     evals = [[r for r in result.records if "eval/return_mean" in r] for _, result in runs]
-    common = min(len(e) for e in evals)  # runs stopped by a seconds budget may differ in length
-    curve = [
-        {
-            "env_steps": evals[0][k]["env_steps"],
-            "train_s": float(np.mean([e[k]["time/train_s"] for e in evals])),
-            "returns": [e[k]["eval/return_mean"] for e in evals],
-        }
-        for k in range(common)
-    ]
+    curve = align_seeds(
+        [
+            [{"env_steps": r["env_steps"], "train_s": r["time/train_s"], "return": r["eval/return_mean"]} for r in e]
+            for e in evals
+        ]
+    )
     cfg = runs[0][0]
     options = cfg.options
     return SeedRuns(
@@ -242,7 +299,10 @@ def summarise(
     regime: Regime, runs: SeedRuns, seeds: int, thresholds: Sequence[float], dm_control: dict | None
 ) -> dict[str, Any]:
     """The benchmark row of one regime: settings, timings, rates, the IQM curve, times to thresholds, final IQM."""
-    curve = [with_iqm(p["env_steps"], p["train_s"], p["returns"]) for p in runs.curve]
+    curve = [
+        {**with_iqm(p["env_steps"], p["train_s"], p["returns"]), **{k: p[k] for k in ("train_s_per_seed",) if k in p}}
+        for p in runs.curve
+    ]
     s = runs.settings
     transitions = runs.env_steps // s["action_repeat"]  # per seed: agent steps x envs
     final = curve[-1] if curve else None
@@ -260,6 +320,7 @@ def summarise(
         "updates_per_s": runs.updates * seeds / runs.train_s if runs.updates and runs.train_s else None,
         "curve": curve,
         "time_to": {f"{t:g}": time_to_reach(curve, t) for t in thresholds},
+        "time_to_per_seed": {f"{t:g}": seconds_to_reach_per_seed(curve, t) for t in thresholds},
         "final": None if final is None else {k: final[k] for k in ("iqm", "iqm_ci_low", "iqm_ci_high", "mean")},
         "final_per_seed": None if final is None else final["returns"],
         "dm_control": dm_control,
@@ -293,10 +354,12 @@ def run_regime(
     out: Path,
     dm_control_episodes: int = 0,
     checkpoint_every: int = 0,
+    separate_seeds: bool = False,
 ) -> dict[str, Any]:
     """Trains one regime and returns its benchmark row (`summarise`), with the dm_control evaluation if asked.
 
     `checkpoint_every` > 0 makes an iQRL regime's run in `out` resumable (`train_iqrl`); brax trains from scratch.
+    `separate_seeds` trains an iQRL regime's seeds one after another (`train_iqrl_separately`), not vmapped.
     """
     regime = parse_regime(text)
     seeds = regime.seeds or seeds
@@ -304,7 +367,8 @@ def run_regime(
     if regime.is_baseline:
         runs = train_baseline(task, regime, budget, seeds, folder)
     else:
-        runs = train_iqrl(task, regime, budget, seeds, extra, folder, checkpoint_every)
+        train = train_iqrl_separately if separate_seeds else train_iqrl
+        runs = train(task, regime, budget, seeds, extra, folder, checkpoint_every)
     dm = None
     if dm_control_episodes > 0:
         dm = dm_control_evaluation(task, runs.acts, dm_control_episodes, runs.settings["action_repeat"])

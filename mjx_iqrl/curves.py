@@ -165,3 +165,27 @@ def time_to_reach(points: Sequence[dict[str, Any]], threshold: float) -> dict[st
         "env_steps_ci": [early["env_steps"], late["env_steps"] if late else None],
         "train_s_ci": [early["train_s"], late["train_s"] if late else None],
     }
+
+
+def seconds_to_reach_per_seed(points: Sequence[dict[str, Any]], threshold: float) -> dict[str, Any]:
+    """Each seed's own time to `threshold`: the env steps and training seconds (on the seed's own clock,
+    `train_s_per_seed`, where the seeds trained apart; else the shared `train_s`) of its first evaluation at or
+    above it, None where it never gets there; and, once every seed has, the IQM of those seconds over seeds with
+    rliable's 95% CI (else None, with the count that did)."""
+    seeds = len(points[0]["returns"]) if points else 0
+    per_seed: list[dict[str, Any] | None] = []
+    for i in range(seeds):
+        hit = next((p for p in points if p["returns"][i] >= threshold), None)
+        clock = None if hit is None else hit.get("train_s_per_seed", [hit["train_s"]] * seeds)[i]
+        per_seed.append(None if hit is None else {"env_steps": hit["env_steps"], "train_s": clock})
+    seconds = [s["train_s"] for s in per_seed if s is not None]
+    out: dict[str, Any] = {"per_seed": per_seed, "reached": len(seconds), "seeds": seeds}
+    out["train_s_iqm"] = out["train_s_iqm_ci"] = None
+    if seeds and len(seconds) == seeds:
+        stats = summarize(seconds, "s")
+        out["train_s_iqm"] = stats.get("s/iqm", stats["s"])
+        out["train_s_iqm_ci"] = [
+            stats.get("s/iqm_ci_low", out["train_s_iqm"]),
+            stats.get("s/iqm_ci_high", out["train_s_iqm"]),
+        ]
+    return out

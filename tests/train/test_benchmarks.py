@@ -12,6 +12,7 @@ from benchmarks import regimes as regimes_module
 from benchmarks.regimes import Budget, baseline_config, parse_regime, time_to_reach
 from benchmarks.report_parts import SMOKE_TRAINING
 from mjx_iqrl import anchors
+from mjx_iqrl.curves import seconds_to_reach_per_seed
 from tests.train.conftest import BASE
 
 SETTINGS = [o for o in BASE if not o.startswith("task=")]
@@ -34,6 +35,17 @@ def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
         assert r["train_s"] > 0 and r["env_steps"] == 800
         assert all(0 <= p["iqm"] <= 1000 for p in r["curve"])
         assert set(r["time_to"]) == {"500", "800"}
+
+    # The same two seeds trained apart in one regime: the same program, and each seed's returns are its own run's.
+    apart = ["--seeds", "2", "--separate-seeds", "--thresholds", "0", "900", "--out-dir", str(tmp_path)]
+    together = efficiency.main([*args, "--set", *SETTINGS, *apart, "--name", "apart"])
+    row = json.loads(together.read_text())["results"][0]
+    assert row["compile_s"] == 0.0 and row["separate_seeds"] and row["seeds"] == 2
+    returns = [[p["returns"][0] for p in r["curve"]] for r in data["results"]]
+    assert [[p["returns"][i] for p in row["curve"]] for i in range(2)] == returns
+    assert all(len(p["train_s_per_seed"]) == 2 for p in row["curve"])
+    assert [s["env_steps"] for s in row["time_to_per_seed"]["0"]["per_seed"]] == [0, 0]
+    assert row["time_to_per_seed"]["900"]["reached"] == 0
 
 
 @pytest.mark.unoptimized
@@ -164,6 +176,36 @@ def test_time_to_threshold_uses_the_iqm_and_its_interval():
         "train_s_ci": [1.0, None],
     }
     assert time_to_reach(curve, 200.0) is None
+
+
+def test_seeds_trained_apart_keep_their_own_clocks_and_times_by_hand():
+    """Two seeds' curves aligned to the shorter; each seed's time to a return is on its own clock, and the IQM of
+    those times comes once every seed got there (of two seeds, the IQM is their mean)."""
+    fast = [{"env_steps": 0, "train_s": 0.0, "return": 10.0}, {"env_steps": 10, "train_s": 2.0, "return": 600.0}]
+    slow = [
+        {"env_steps": 0, "train_s": 0.0, "return": 20.0},
+        {"env_steps": 10, "train_s": 6.0, "return": 300.0},
+        {"env_steps": 20, "train_s": 12.0, "return": 700.0},
+    ]
+    curve = regimes_module.align_seeds([fast, slow])
+    assert curve == [
+        {"env_steps": 0, "train_s": 0.0, "train_s_per_seed": [0.0, 0.0], "returns": [10.0, 20.0]},
+        {"env_steps": 10, "train_s": 4.0, "train_s_per_seed": [2.0, 6.0], "returns": [600.0, 300.0]},
+    ]
+    assert seconds_to_reach_per_seed(curve, 500.0) == {
+        "per_seed": [{"env_steps": 10, "train_s": 2.0}, None],
+        "reached": 1,
+        "seeds": 2,
+        "train_s_iqm": None,
+        "train_s_iqm_ci": None,
+    }
+    both = seconds_to_reach_per_seed(curve, 200.0)
+    assert [s["train_s"] for s in both["per_seed"]] == [2.0, 6.0] and both["train_s_iqm"] == 4.0
+    low, high = both["train_s_iqm_ci"]
+    assert 2.0 <= low <= 4.0 <= high <= 6.0
+    # Seeds vmapped in one program share its clock.
+    shared = seconds_to_reach_per_seed([{"env_steps": 8, "train_s": 3.0, "returns": [50.0, 60.0]}], 40.0)
+    assert [s["train_s"] for s in shared["per_seed"]] == [3.0, 3.0]
 
 
 def test_regime_text():
