@@ -15,12 +15,14 @@ same with the Pareto panel.
     python benchmarks/efficiency.py --task cartpole-swingup --env-steps 20000 --regimes paper fast:train.num_envs=64 \\
         --set agent.latent_dim=32 "agent.mlp_dims=[64,64]"     # a small CPU run
     python benchmarks/efficiency.py --task cartpole-swingup --env-steps 1000000 --seconds 900 --seeds 3 \\
-        --separate-seeds --thresholds 500 700 --regimes paper balanced fast brax-sac brax-ppo --resume
+        --separate-seeds --thresholds 500 700 --regimes paper balanced fast brax-sac brax-ppo \\
+        --runs-dir runs/efficiency --checkpoint-every 20000 --resume   # 3 seeds alone per regime, resumable
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -66,15 +68,26 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument(
         "--resume", action="store_true", help="keep the listed regimes already in the result JSON, run the others"
     )
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=None,
+        help="keep the run folders here (default: a temporary folder); with --checkpoint-every, --resume continues "
+        "an interrupted iQRL regime from its runs' checkpoints",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=0, help="env steps between iQRL runs' checkpoints")
     args = parser.parse_args(argv)
     for text in args.regimes:
         parse_regime(text)
+    if args.checkpoint_every and args.runs_dir is None:
+        parser.error("--checkpoint-every needs --runs-dir (the checkpoints are kept there)")
 
     budget = Budget(env_steps=args.env_steps, seconds=args.seconds, eval_every=args.eval_every)
     settings = run_settings(args, separate_seeds=args.separate_seeds, thresholds=args.thresholds)
     results = finished_rows(args.name, settings, args.regimes, args.out_dir) if args.resume else []
     done = {r["regime"] for r in results}
-    with tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        runs_dir = args.runs_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         for regime in args.regimes:
             if regime in done:
                 continue
@@ -85,7 +98,8 @@ def main(argv: list[str] | None = None) -> Path:
                 args.seeds,
                 args.set,
                 args.thresholds,
-                Path(tmp),
+                runs_dir,
+                checkpoint_every=args.checkpoint_every,
                 separate_seeds=args.separate_seeds,
             )
             results.append(r)

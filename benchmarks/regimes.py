@@ -255,12 +255,14 @@ def train_iqrl_separately(
 
 
 def train_baseline(task: str, regime: Regime, budget: Budget, seeds: int, out: Path) -> SeedRuns:
-    """Trains a brax baseline once per seed (`mjx_iqrl.baseline.run`) and aligns the seeds' evaluations."""
+    """Trains a brax baseline once per seed (`mjx_iqrl.baseline.run`) from scratch in `out`/seed<i> (what a folder
+    held before is replaced) and aligns the seeds' evaluations."""
     from mjx_iqrl import baseline
 
     runs = []
     for i in range(seeds):
         cfg = baseline_config(task, regime, budget, i)
+        shutil.rmtree(out / f"seed{i}", ignore_errors=True)
         runs.append((cfg, baseline.run(cfg, run_dir=out / f"seed{i}")))
     evals = [[r for r in result.records if "eval/return_mean" in r] for _, result in runs]
     curve = align_seeds(

@@ -20,9 +20,10 @@ SETTINGS = [o for o in BASE if not o.startswith("task=")]
 SMOKE_TASK = "pendulum-swingup"
 
 
-def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
+def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path, capsys):
     """Two regimes of the shared test shapes (their programs are the shared compiled run's): JSON with both
-    curves and the two-panel PNG."""
+    curves and the two-panel PNG; the same two seeds trained apart in one regime, then continued from the kept
+    run folders."""
     args = ["--task", "cartpole-swingup", "--env-steps", "800", "--eval-every", "400", "--regimes", "paper"]
     path = efficiency.main([*args, "paper:seed=43", "--set", *SETTINGS, "--out-dir", str(tmp_path), "--name", "eff"])
     assert path.with_suffix(".png").stat().st_size > 10_000
@@ -38,8 +39,14 @@ def test_efficiency_benchmark_writes_json_and_png(compiled, tmp_path):
 
     # The same two seeds trained apart in one regime: the same program, and each seed's returns are its own run's.
     apart = ["--seeds", "2", "--separate-seeds", "--thresholds", "0", "900", "--out-dir", str(tmp_path)]
-    together = efficiency.main([*args, "--set", *SETTINGS, *apart, "--name", "apart"])
+    kept = ["--runs-dir", str(tmp_path / "runs"), "--checkpoint-every", "400"]
+    together = efficiency.main([*args, "--set", *SETTINGS, *apart, *kept, "--name", "apart"])
     row = json.loads(together.read_text())["results"][0]
+    # Run again over the kept run folders, both seeds continue from their final checkpoints: the same row.
+    capsys.readouterr()
+    again = json.loads(efficiency.main([*args, "--set", *SETTINGS, *apart, *kept, "--name", "again"]).read_text())
+    assert capsys.readouterr().out.count("resuming cartpole-swingup paper from its checkpoint") == 2
+    assert [p["returns"] for p in again["results"][0]["curve"]] == [p["returns"] for p in row["curve"]]
     assert row["compile_s"] == 0.0 and row["separate_seeds"] and row["seeds"] == 2
     returns = [[p["returns"][0] for p in r["curve"]] for r in data["results"]]
     assert [[p["returns"][i] for p in row["curve"]] for i in range(2)] == returns
