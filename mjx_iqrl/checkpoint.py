@@ -9,7 +9,7 @@ global arrays in one checkpoint folder (which every process must see), and proce
 Resuming takes the newest checkpoint that reads back whole; newer, unreadable ones are set aside under
 `<run_dir>/unreadable_checkpoints/`, so that the run can write those steps again. Checkpoints beyond the last `keep`
 are renamed into `checkpoints/.deleted/` (atomic) before they are removed, so a run killed while removing one leaves
-no half-removed checkpoint next to the others.
+no half-removed checkpoint next to the others; a save it was writing is removed when the run starts again.
 """
 
 from __future__ import annotations
@@ -72,13 +72,20 @@ def _handlers() -> dict[str, Any]:
 
 
 class Checkpointer:
-    """Saves and restores `(state, policy, meta)` under `<run_dir>/checkpoints/<chunk index>`."""
+    """Saves and restores `(state, policy, meta)` under `<run_dir>/checkpoints/<chunk index>`. Opening one removes
+    the unfinished saves of a killed run, so open it only on a run directory that no process is training in."""
 
     def __init__(self, run_dir: str | Path, keep: int = 2):
         self.run_dir = Path(run_dir).resolve()
         self.directory = self.run_dir / CHECKPOINT_DIR
+        # A save cut short by a kill leaves a temporary folder, which the next save of its step would replace with
+        # a warning on the console: unfinished saves are removed here, when the run (re)starts, instead.
         options = ocp.CheckpointManagerOptions(
-            max_to_keep=keep, create=True, enable_async_checkpointing=False, todelete_subdir=DELETED_DIR
+            max_to_keep=keep,
+            create=True,
+            enable_async_checkpointing=False,
+            todelete_subdir=DELETED_DIR,
+            cleanup_tmp_directories=True,
         )
         self._manager = ocp.CheckpointManager(self.directory, options=options, item_handlers=_handlers())
 

@@ -189,8 +189,8 @@ def test_a_state_larger_than_the_device_is_one_line_before_compiling(tmp_path, m
 
 def test_a_removal_cut_short_leaves_only_complete_checkpoints(tmp_path, monkeypatch, caplog):
     """keep=2: the third save renames checkpoint 1 into checkpoints/.deleted before removing it. With the removal
-    cut short there (as by a SIGKILL), the checkpoints are 2 and 3, whole, and opening them again warns of nothing;
-    the next save empties .deleted."""
+    cut short there (as by a SIGKILL), the checkpoints are 2 and 3, whole; with a save's temporary folder left too,
+    opening them again, restoring and saving that step warn of nothing, and the save empties .deleted."""
     import mjx_iqrl.checkpoint as checkpoint_module
     from mjx_iqrl.agent import PolicyParams
 
@@ -207,14 +207,16 @@ def test_a_removal_cut_short_leaves_only_complete_checkpoints(tmp_path, monkeypa
     assert [p.name for p in (folder / ".deleted").iterdir()] == ["1"]
     assert all((folder / step / "_CHECKPOINT_METADATA").is_file() for step in ("2", "3"))
 
+    # A save of step 4 cut short by the same kill leaves its temporary folder.
+    (folder / "4.orbax-checkpoint-tmp" / "state").mkdir(parents=True)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         reopened = Checkpointer(tmp_path)
         restored, meta = reopened.restore(jax.eval_shape(lambda: state))
+        reopened.save(4, state, policy, {"step": 4})
+        reopened.close()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert meta == {"step": 3} and restored["x"].tolist() == [0.0, 1.0, 2.0, 3.0]
-    reopened.save(4, state, policy, {"step": 4})
-    reopened.close()
     assert sorted(p.name for p in folder.iterdir()) == ["3", "4"]
 
 
