@@ -120,7 +120,7 @@ def _iqrl_config(
         *regime.overrides,
     ]
     cfg = config.compose(overrides)
-    return dataclasses.replace(cfg, seed=cfg.seed + seed_offset) if seed_offset else cfg
+    return dataclasses.replace(cfg, seed=cfg.seed + seed_offset)
 
 
 def train_iqrl(
@@ -301,10 +301,12 @@ def summarise(
     regime: Regime, runs: SeedRuns, seeds: int, thresholds: Sequence[float], dm_control: dict | None
 ) -> dict[str, Any]:
     """The benchmark row of one regime: settings, timings, rates, the IQM curve, times to thresholds, final IQM."""
-    curve = [
-        {**with_iqm(p["env_steps"], p["train_s"], p["returns"]), **{k: p[k] for k in ("train_s_per_seed",) if k in p}}
-        for p in runs.curve
-    ]
+    curve = []
+    for p in runs.curve:
+        point = with_iqm(p["env_steps"], p["train_s"], p["returns"])
+        if "train_s_per_seed" in p:  # seeds trained apart keep their own clocks
+            point["train_s_per_seed"] = p["train_s_per_seed"]
+        curve.append(point)
     s = runs.settings
     transitions = runs.env_steps // s["action_repeat"]  # per seed: agent steps x envs
     final = curve[-1] if curve else None
