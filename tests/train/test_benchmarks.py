@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
-from benchmarks import compile_cost, efficiency, frontier, gpu_report, suite, update_cost
+from benchmarks import compile_cost, efficiency, frontier, gpu_report, policy_behaviour, suite, update_cost
 from benchmarks import regimes as regimes_module
 from benchmarks.regimes import Budget, baseline_config, parse_regime, time_to_reach
 from benchmarks.report_parts import SMOKE_TRAINING
 from mjx_iqrl import anchors
 from mjx_iqrl.curves import seconds_to_reach_per_seed
+from mjx_iqrl.eval_episodes import dm_control_returns
 from tests.train.conftest import BASE
 
 SETTINGS = [o for o in BASE if not o.startswith("task=")]
@@ -162,6 +164,19 @@ def test_regime_row_by_hand():
     assert row["replay_ratio"] == 4.0 and row["env_steps_per_s"] == 400.0 and row["updates_per_s"] == 50.0
     assert row["final"]["mean"] == 20.0 and row["final_per_seed"] == [10.0, 30.0] and row["compile_s"] == 5.0
     assert row["time_to"]["20"]["env_steps"] == 800
+
+
+def test_policy_behaviour_plays_the_episode_the_evaluation_plays():
+    """The probe's dm_control episode is the evaluation's: same policy and seed, same return; the velocity recorded
+    is the named joint's (an energy-pumping policy spins the pendulum up, one way round)."""
+
+    def pump(obs: np.ndarray) -> np.ndarray:
+        return np.sign(obs[:, 2:3]) + (obs[:, 2:3] == 0)  # torque along the hinge's velocity
+
+    rewards, velocity = policy_behaviour.play(pump, "pendulum-swingup", 3, 2, "hinge")
+    assert len(rewards) == len(velocity) == 1000
+    assert rewards.sum() > 0 and velocity[0] > 0 and velocity.min() > 0 and velocity.max() > 5
+    assert rewards.sum() == pytest.approx(dm_control_returns(pump, "pendulum-swingup", 1, 3, 2)[0])
 
 
 def test_pareto_front_by_hand():
